@@ -1,0 +1,25 @@
+//! fluxq's domain, free of network code: what a job is, how it may move between
+//! states, how failures are classified and retried, what it costs, and what every
+//! exchange, queue and Redis key is called.
+//!
+//! # Layout
+//! - [`job`]: the job message of the public contract, its validation into a [`job::JobSpec`].
+//! - [`state`]: job statuses and their legal transitions, as a pure state machine.
+//! - [`failure`]: classification of provider answers into [`failure::FailureKind`]s.
+//! - [`retry`]: [`retry::RetryPolicy`] (exponential backoff, full jitter) and delay tiers.
+//! - [`pricing`]: exact money ([`pricing::MicroUsd`]) and price estimates per provider and model.
+//! - [`names`]: names derived from the namespace.
+
+pub mod failure;
+pub mod job;
+pub mod names;
+pub mod pricing;
+pub mod retry;
+pub mod state;
+
+pub use failure::{Failure, FailureKind};
+pub use job::{JobMessage, JobSpec, Lane, Model, OutputFormat, ProviderKind, ValidationError};
+pub use names::Names;
+pub use pricing::MicroUsd;
+pub use retry::{Decision, DelayTiers, RetryPolicy};
+pub use state::{InvalidTransition, JobEvent, JobStatus};

@@ -1,0 +1,143 @@
+//! Names of every exchange, queue and Redis key, derived from the namespace, so that
+//! tests (a fresh namespace each) and several deployments can share one broker and
+//! one Redis.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::job::Lane;
+
+/// All names under one namespace (`FLUXQ_NAMESPACE`, default `fluxq`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    ns: String,
+}
+
+/// A namespace that cannot be used as a prefix of names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("namespace {0:?} must be 1-64 characters of letters, digits, '-', '_'")]
+pub struct InvalidNamespace(pub String);
+
+impl Names {
+    pub fn new(ns: &str) -> Result<Self, InvalidNamespace> {
+        let ok = !ns.is_empty()
+            && ns.len() <= 64
+            && ns
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok {
+            return Err(InvalidNamespace(ns.to_owned()));
+        }
+        Ok(Self { ns: ns.to_owned() })
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.ns
+    }
+
+    // RabbitMQ
+
+    /// The durable direct exchange jobs are published to (routing key = lane).
+    pub fn jobs_exchange(&self) -> String {
+        format!("{}.jobs", self.ns)
+    }
+
+    /// The quorum queue of one lane.
+    pub fn lane_queue(&self, lane: Lane) -> String {
+        format!("{}.jobs.{}", self.ns, lane.as_str())
+    }
+
+    /// The headers exchange routing a retry to its delay queue by its `fluxq-tier` header.
+    pub fn delay_exchange(&self) -> String {
+        format!("{}.delay", self.ns)
+    }
+
+    /// The delay queue holding retries for `ttl` before they return to `{ns}.jobs`
+    /// under their own lane's routing key.
+    pub fn delay_queue(&self, ttl: Duration) -> String {
+        format!("{}.delay.{}ms", self.ns, ttl.as_millis())
+    }
+
+    /// The value of the `fluxq-tier` header (and binding) of a delay tier.
+    pub fn delay_tier(ttl: Duration) -> String {
+        format!("{}ms", ttl.as_millis())
+    }
+
+    /// The exchange (fanout) and queue of messages that can never succeed.
+    pub fn dead_exchange(&self) -> String {
+        format!("{}.dead", self.ns)
+    }
+
+    pub fn dead_queue(&self) -> String {
+        format!("{}.dead", self.ns)
+    }
+
+    // Redis
+
+    /// Hash: one job's record (contract).
+    pub fn job_key(&self, id: &Uuid) -> String {
+        format!("{}:job:{id}", self.ns)
+    }
+
+    /// Hash: one batch's counters and cost (contract).
+    pub fn batch_key(&self, batch: &str) -> String {
+        format!("{}:batch:{batch}", self.ns)
+    }
+
+    /// Set: ids of the batch's failed jobs, for `producer status`.
+    pub fn batch_failed_key(&self, batch: &str) -> String {
+        format!("{}:batch:{batch}:failed", self.ns)
+    }
+
+    /// Stream: one entry per job reaching a final status (contract).
+    pub fn events_key(&self) -> String {
+        format!("{}:events", self.ns)
+    }
+
+    /// A key of a provider account's limiter (`slots`, `state`, `waiting`,
+    /// `interactive_waiting`, `rate:submit`, `rate:poll`); `account` is a provider and
+    /// a hash of its key.
+    pub fn limiter_key(&self, account: &str, part: &str) -> String {
+        format!("{}:limiter:{account}:{part}", self.ns)
+    }
+
+    /// Hash: why and since when a provider account's breaker is open (absent: closed).
+    pub fn breaker_key(&self, account: &str) -> String {
+        format!("{}:breaker:{account}", self.ns)
+    }
+
+    /// String with a lease: which worker runs the job now.
+    pub fn lease_key(&self, id: &Uuid) -> String {
+        format!("{}:lease:{id}", self.ns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_contract() {
+        let n = Names::new("fluxq").unwrap_or_else(|e| panic!("{e}"));
+        let id = Uuid::nil();
+        assert_eq!(n.jobs_exchange(), "fluxq.jobs");
+        assert_eq!(n.lane_queue(Lane::Bulk), "fluxq.jobs.bulk");
+        assert_eq!(n.lane_queue(Lane::Interactive), "fluxq.jobs.interactive");
+        assert_eq!(n.delay_exchange(), "fluxq.delay");
+        assert_eq!(n.delay_queue(Duration::from_secs(2)), "fluxq.delay.2000ms");
+        assert_eq!(Names::delay_tier(Duration::from_millis(250)), "250ms");
+        assert_eq!(n.dead_queue(), "fluxq.dead");
+        assert_eq!(n.job_key(&id), format!("fluxq:job:{id}"));
+        assert_eq!(n.batch_key("b1"), "fluxq:batch:b1");
+        assert_eq!(n.events_key(), "fluxq:events");
+    }
+
+    #[test]
+    fn bad_namespaces_are_rejected() {
+        for bad in ["", "a b", "a:b", "a.b", &"x".repeat(65)] {
+            assert!(Names::new(bad).is_err(), "{bad:?}");
+        }
+        assert!(Names::new("test-1_a").is_ok());
+    }
+}

@@ -1,0 +1,118 @@
+//! Run-time knobs: the [`KnobsPatch`] that changes them and the [`Knobs`] in force.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::config::MockConfig;
+
+/// A run-time change of knobs (`POST /_mock/config`, [`crate::MockProvider::update`]).
+/// Every field is optional; for the knobs that may be unset, JSON `null` unsets them
+/// (`Some(None)`) while an absent field leaves them alone (`None`).
+/// `task_ttl_ms` and `download_ttl_ms` apply to tasks submitted afterwards;
+/// `credits` sets the balance; `rng_seed` reseeds the random source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnobsPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_min_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_max_ms: Option<u64>,
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_in_flight: Option<Option<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submit_fail_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_fail_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_after_accept_rate: Option<f64>,
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub moderation_word: Option<Option<String>>,
+    /// `null` unsets; a prompt containing it is refused with 422.
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reject_word: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub credits: Option<Option<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_ttl_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_ttl_ms: Option<u64>,
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rng_seed: Option<Option<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
+}
+
+/// A present field (even `null`) deserializes to `Some`; serde's `default` covers absence.
+fn some<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// The knobs in force (`GET /_mock/config`), without the API key. `credits` is the
+/// balance left now, not the starting balance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Knobs {
+    pub latency_min_ms: u64,
+    pub latency_max_ms: u64,
+    pub max_in_flight: Option<u32>,
+    pub submit_fail_rate: f64,
+    pub poll_fail_rate: f64,
+    pub error_rate: f64,
+    pub throttle_rate: f64,
+    #[serde(default)]
+    pub drop_after_accept_rate: f64,
+    pub moderation_word: Option<String>,
+    pub reject_word: Option<String>,
+    pub credits: Option<f64>,
+    pub task_ttl_ms: u64,
+    pub download_ttl_ms: u64,
+    pub rng_seed: Option<u64>,
+    pub retry_after_secs: u64,
+}
+
+impl Knobs {
+    pub(crate) fn from_config(c: &MockConfig) -> Self {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Self {
+            latency_min_ms: ms(c.latency_min),
+            latency_max_ms: ms(c.latency_max),
+            max_in_flight: c.max_in_flight,
+            submit_fail_rate: c.submit_fail_rate,
+            poll_fail_rate: c.poll_fail_rate,
+            error_rate: c.error_rate,
+            throttle_rate: c.throttle_rate,
+            drop_after_accept_rate: c.drop_after_accept_rate,
+            moderation_word: c.moderation_word.clone(),
+            reject_word: c.reject_word.clone(),
+            credits: c.credits,
+            task_ttl_ms: ms(c.task_ttl),
+            download_ttl_ms: ms(c.download_ttl),
+            rng_seed: c.rng_seed,
+            retry_after_secs: c.retry_after_secs,
+        }
+    }
+}

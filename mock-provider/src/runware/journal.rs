@@ -1,0 +1,32 @@
+//! The last `imageInference` tasks received, exactly as sent (bounded), so tests can
+//! snapshot the JSON a client produced: [`crate::MockProvider::runware_requests`] and
+//! `GET /_mock/runware/requests`.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, PoisonError};
+
+use serde_json::Value;
+
+/// How many tasks are kept.
+const CAPACITY: usize = 256;
+
+/// Received task objects, oldest first.
+#[derive(Debug, Default)]
+pub(crate) struct Journal {
+    tasks: Mutex<VecDeque<Value>>,
+}
+
+impl Journal {
+    pub fn push(&self, task: Value) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        tasks.push_back(task);
+        while tasks.len() > CAPACITY {
+            tasks.pop_front();
+        }
+    }
+
+    pub fn all(&self) -> Vec<Value> {
+        let tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        tasks.iter().cloned().collect()
+    }
+}

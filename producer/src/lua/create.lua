@@ -1,0 +1,2 @@
+-- KEYS: job, batch. ARGV: now, provider, model, batch name ('' for none), metadata JSON ('' for none).
+return create_record(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])

@@ -1,0 +1,130 @@
+//! `producer replay-dead`: publish dead-lettered jobs again (after fixing a key, a
+//! quota, a provider-side rule) and reopen their failed records.
+//!
+//! It works through a snapshot of `{ns}.dead`: each matching message is re-published
+//! to its lane (confirmed) and its record reopened; each other message is re-published
+//! to the dead-letter exchange (confirmed). Only then is the original acknowledged, so
+//! an interruption can duplicate a message but never lose one; running it again is
+//! safe (a reopened or finished job is not reopened twice).
+
+use fluxq_common::job::{readable_batch, readable_id};
+use fluxq_common::{Lane, Names};
+use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use redis::Script;
+
+use crate::amqp::{self, AmqpError, ChannelSource, HDR_LANE, HDR_PUBLISHED_MS, HDR_REASON};
+use crate::records::{LUA_LIB, Records, StoreError, now_rfc3339};
+
+/// Which dead letters to replay; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayFilter {
+    pub batch: Option<String>,
+    pub reason_contains: Option<String>,
+}
+
+impl ReplayFilter {
+    fn matches(&self, batch: Option<&str>, reason: &str) -> bool {
+        self.batch.as_deref().is_none_or(|b| batch == Some(b))
+            && self
+                .reason_contains
+                .as_deref()
+                .is_none_or(|s| reason.contains(s))
+    }
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    /// Dead letters looked at.
+    pub examined: u64,
+    /// Published again to their lane.
+    pub replayed: u64,
+    /// Records reopened (failed → queued).
+    pub reopened: u64,
+    /// Left in the dead-letter queue.
+    pub kept: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Amqp(#[from] AmqpError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<lapin::Error> for ReplayError {
+    fn from(e: lapin::Error) -> Self {
+        ReplayError::Amqp(AmqpError::Broker(e))
+    }
+}
+
+/// Replays the dead letters that match `filter`.
+pub async fn replay_dead(
+    source: &mut ChannelSource,
+    records: &Records,
+    names: &Names,
+    filter: &ReplayFilter,
+) -> Result<ReplayReport, ReplayError> {
+    let reopen = Script::new(&format!("{LUA_LIB}\n{}", include_str!("lua/reopen.lua")));
+    let ch = source.channel().await?;
+    let dead = names.dead_queue();
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let snapshot = ch
+        .queue_declare(dead.as_str().into(), passive, FieldTable::default())
+        .await?
+        .message_count();
+    let mut report = ReplayReport::default();
+    for _ in 0..snapshot {
+        let Some(msg) = ch
+            .basic_get(dead.as_str().into(), BasicGetOptions::default())
+            .await?
+        else {
+            break;
+        };
+        let d = msg.delivery;
+        report.examined += 1;
+        let reason = amqp::header_str(&d.properties, HDR_REASON).unwrap_or_default();
+        let batch = readable_batch(&d.data);
+        let id = readable_id(&d.data);
+        let message_id = id.map(|u| u.to_string()).unwrap_or_default();
+        if filter.matches(batch.as_deref(), &reason) {
+            if let Some(id) = id {
+                let b = batch.as_deref().unwrap_or("");
+                let done: i64 = reopen
+                    .key(names.job_key(&id))
+                    .key(names.batch_key(b))
+                    .key(names.batch_failed_key(b))
+                    .arg(now_rfc3339())
+                    .arg(id.to_string())
+                    .invoke_async(&mut records.connection())
+                    .await
+                    .map_err(StoreError::from)?;
+                report.reopened += u64::try_from(done).unwrap_or(0);
+            }
+            let lane = amqp::header_str(&d.properties, HDR_LANE)
+                .and_then(|l| Lane::parse(&l))
+                .unwrap_or_default();
+            let mut headers = FieldTable::default();
+            amqp::set_header_int(
+                &mut headers,
+                HDR_PUBLISHED_MS,
+                chrono::Utc::now().timestamp_millis(),
+            );
+            let props = amqp::job_properties(&message_id, headers);
+            amqp::publish_confirmed(&ch, &names.jobs_exchange(), lane.as_str(), &d.data, props)
+                .await?;
+            report.replayed += 1;
+        } else {
+            let props = d.properties.clone();
+            amqp::publish_confirmed(&ch, &names.dead_exchange(), "", &d.data, props).await?;
+            report.kept += 1;
+        }
+        d.acker.ack(BasicAckOptions::default()).await?;
+    }
+    Ok(report)
+}

@@ -1,0 +1,238 @@
+//! The `producer` binary against the real RabbitMQ and Redis: every line is validated
+//! before anything is published; ids are generated where missing; submitting the same
+//! jobs again moves nothing twice; `status` reports a batch.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../worker/tests/support/services.rs"]
+mod services;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use fluxq_common::{DelayTiers, Lane, Names, RetryPolicy};
+use fluxq_producer::amqp;
+use fluxq_producer::records::{self, Records};
+use lapin::options::QueueDeclareOptions;
+use lapin::types::FieldTable;
+use redis::AsyncCommands;
+
+struct Ns {
+    names: Names,
+    svc: services::Services,
+    conn: lapin::Connection,
+    records: Records,
+    redis: redis::aio::ConnectionManager,
+}
+
+impl Ns {
+    async fn new() -> Self {
+        let svc = services::get().await.clone();
+        let names = Names::new(&format!(
+            "p{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        ))
+        .unwrap();
+        let conn = amqp::connect(&svc.amqp_url, "fluxq-producer-test")
+            .await
+            .unwrap();
+        let ch = amqp::confirm_channel(&conn).await.unwrap();
+        amqp::declare_topology(
+            &ch,
+            &names,
+            &DelayTiers::for_policy(&RetryPolicy::default()),
+        )
+        .await
+        .unwrap();
+        let redis = records::connect(&svc.redis_url).await.unwrap();
+        Self {
+            records: Records::new(redis.clone(), names.clone()),
+            names,
+            svc,
+            conn,
+            redis,
+        }
+    }
+
+    fn producer(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_producer"))
+            .env("FLUXQ_AMQP_URL", &self.svc.amqp_url)
+            .env("FLUXQ_REDIS_URL", &self.svc.redis_url)
+            .env("FLUXQ_NAMESPACE", self.names.namespace())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    async fn depth(&self, lane: Lane) -> u32 {
+        let ch = self.conn.create_channel().await.unwrap();
+        let q = ch
+            .queue_declare(
+                self.names.lane_queue(lane).as_str().into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        q.message_count()
+    }
+
+    async fn cleanup(self) {
+        let ch = self.conn.create_channel().await.unwrap();
+        let tiers = DelayTiers::for_policy(&RetryPolicy::default());
+        amqp::delete_topology(&ch, &self.names, &[&tiers])
+            .await
+            .unwrap();
+        let mut conn = self.redis.clone();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.names.namespace()))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            let _: () = conn.del(keys).await.unwrap();
+        }
+    }
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_with_bad_lines_is_reported_line_by_line_and_nothing_is_published() {
+    let ns = Ns::new().await;
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    let lines = [
+        r#"{"model":"flux-2-pro","prompt":"a good mug"}"#,
+        r#"{"model":"flux-2-pro","prompt":"x","width":100,"height":512}"#,
+        "",
+        "not json at all",
+        r#"{"model":"flux-2-pro","prompt":"another good mug","seed":3}"#,
+        r#"{"model":"flux-2-pro","prompt":"x","colour":"red"}"#,
+        r#"{"model":"flux-2-flex","prompt":"x","steps":80}"#,
+    ];
+    writeln!(file, "{}", lines.join("\n")).unwrap();
+    let out = ns.producer(
+        &["submit", file.path().to_str().unwrap(), "--batch", "bad"],
+        None,
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    for expected in [
+        "line 2: width: must be a multiple of 16 (got 100)",
+        "line 4: body: not JSON",
+        "line 6: colour: unknown field `colour`",
+        "line 7: steps: must be between 1 and 50 (got 80)",
+        "4 invalid line(s); nothing was published",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "stderr lacks {expected:?}:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("line 1:") && !stderr.contains("line 5:"));
+    assert_eq!(ns.depth(Lane::Bulk).await, 0);
+    assert!(
+        ns.records.batch("bad").await.unwrap().is_none(),
+        "no record was written"
+    );
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_jobs_are_published_recorded_once_and_reported() {
+    let ns = Ns::new().await;
+    let id_a = uuid::Uuid::new_v4();
+    let id_b = uuid::Uuid::new_v4();
+    let input = format!(
+        "{}\n{}\n{}\n",
+        serde_json::json!({"id": id_a, "model": "flux-2-pro", "prompt": "teapot", "metadata": {"sku": "TP-1"}}),
+        serde_json::json!({"id": id_b, "model": "flux-2-flex", "prompt": "kettle", "steps": 20, "guidance": 3.5, "size": "square"}),
+        serde_json::json!({"model": "flux-2-max", "prompt": "cup"}),
+    );
+    let out = ns.producer(
+        &["submit", "-", "--batch", "kitchen", "--lane", "interactive"],
+        Some(&input),
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("published 3 job(s)") && stdout.contains("batch kitchen"),
+        "{stdout}"
+    );
+    assert_eq!(ns.depth(Lane::Interactive).await, 3);
+    assert_eq!(ns.depth(Lane::Bulk).await, 0);
+
+    let batch = ns.records.batch("kitchen").await.unwrap().unwrap();
+    assert_eq!(batch.total, 3);
+    let a = ns.records.job(&id_a).await.unwrap();
+    assert_eq!(
+        (
+            a["status"].as_str(),
+            a["provider"].as_str(),
+            a["model"].as_str(),
+            a["batch"].as_str()
+        ),
+        ("queued", "bfl", "flux-2-pro", "kitchen")
+    );
+    assert_eq!(a["attempts"], "0");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&a["metadata"]).unwrap(),
+        serde_json::json!({"sku": "TP-1"})
+    );
+    assert!(a.contains_key("created_at"));
+
+    // The same two ids again: published again (harmless), counted once.
+    let out = ns.producer(&["submit", "-", "--batch", "kitchen"], Some(&input));
+    assert!(out.status.success());
+    let batch = ns.records.batch("kitchen").await.unwrap().unwrap();
+    assert_eq!(
+        batch.total, 4,
+        "two known ids are not counted again; the id-less line got a new id"
+    );
+
+    let out = ns.producer(&["status", "kitchen"], None);
+    let (stdout, _) = text(&out);
+    assert!(out.status.success());
+    assert!(
+        stdout.contains(
+            "batch kitchen: 4 jobs, 0 done (succeeded 0, failed 0, moderated 0), cost 0 USD"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("in progress: 4 to go"), "{stdout}");
+
+    let out = ns.producer(&["status", "no-such-batch"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("no batch named"));
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_in_the_lines_must_match_the_submissions() {
+    let ns = Ns::new().await;
+    let input = "{\"model\":\"flux-2-pro\",\"prompt\":\"a\",\"batch\":\"one\"}\n{\"model\":\"flux-2-pro\",\"prompt\":\"b\",\"batch\":\"two\"}\n";
+    let out = ns.producer(&["submit", "-"], Some(input));
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("line 2: batch: is \"two\" but the submission's batch is \"one\""),
+        "{stderr}"
+    );
+    ns.cleanup().await;
+}

@@ -1,0 +1,115 @@
+//! `producer submit --dry-run` against the real RabbitMQ and Redis: it validates every
+//! line, prints the estimated cost by provider and model, and publishes nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../worker/tests/support/services.rs"]
+mod services;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use lapin::options::QueueDeclareOptions;
+use lapin::types::FieldTable;
+
+fn producer(svc: &services::Services, ns: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_producer"))
+        .env("FLUXQ_AMQP_URL", &svc.amqp_url)
+        .env("FLUXQ_REDIS_URL", &svc.redis_url)
+        .env("FLUXQ_NAMESPACE", ns)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_prints_the_estimate_by_provider_and_model_and_publishes_nothing() {
+    let svc = services::get().await.clone();
+    let ns = format!("d{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let lines = [
+        r#"{"model":"flux-2-pro","prompt":"a","width":1536,"height":1024,"seed":73410}"#,
+        r#"{"model":"flux-2-pro","prompt":"b","width":1536,"height":1024,"provider":"runware"}"#,
+        r#"{"model":"flux-2-flex","prompt":"c","width":1344,"height":768,"steps":32,"guidance":3.5,"provider":"runware","reference_images":["https://x/1.jpg","https://x/2.jpg","https://x/3.jpg"]}"#,
+        r#"{"model":"flux-2-max","prompt":"d","provider":"runware","number_results":4}"#,
+    ];
+    let out = producer(
+        &svc,
+        &ns,
+        &["submit", "-", "--batch", "est", "--dry-run"],
+        &lines.join("\n"),
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("dry run: 4 job(s) in batch est, nothing published"),
+        "{stdout}"
+    );
+    let row = |provider: &str, model: &str| {
+        stdout
+            .lines()
+            .find(|l| l.split_whitespace().take(2).eq([provider, model]))
+            .map(|l| l.split_whitespace().skip(2).collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|| panic!("no {provider} {model} row:\n{stdout}"))
+    };
+    assert_eq!(row("bfl", "flux-2-pro"), "1 1 0.045");
+    assert_eq!(row("runware", "flux-2-pro"), "1 1 0.045");
+    assert_eq!(row("runware", "flux-2-flex"), "1 1 0.24");
+    assert_eq!(row("runware", "flux-2-max"), "1 4 0.28");
+    let total = stdout.lines().last().unwrap_or_default();
+    assert_eq!(
+        total.split_whitespace().collect::<Vec<_>>(),
+        ["total", "4", "7", "0.61"],
+        "{stdout}"
+    );
+
+    // Nothing was published or recorded: no queue, no key under the namespace.
+    let conn = fluxq_producer::amqp::connect(&svc.amqp_url, "fluxq-dry-run-test")
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let queue = format!("{ns}.jobs.bulk");
+    assert!(
+        ch.queue_declare(queue.as_str().into(), passive, FieldTable::default())
+            .await
+            .is_err(),
+        "the lane queue was never declared"
+    );
+    let _ = conn.close(200, "done".into()).await;
+    let mut redis = fluxq_producer::records::connect(&svc.redis_url)
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{ns}:*"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(keys.is_empty(), "{keys:?}");
+
+    // A bad line still fails the whole file, with nothing estimated.
+    let out = producer(
+        &svc,
+        &ns,
+        &["submit", "-", "--dry-run"],
+        r#"{"model":"flux-2-pro","prompt":"x","number_results":2}"#,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 1: number_results"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}

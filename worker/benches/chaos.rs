@@ -1,0 +1,291 @@
+//! The chaos run (not a test; `scripts/chaos` runs it): 2,000 jobs through 3 worker
+//! processes while workers are SIGKILLed every 3 s and replaced, the RabbitMQ node is
+//! killed with -9 and restarted once, and Redis stops answering for 10 s (SIGSTOP,
+//! then SIGCONT). It uses its own RabbitMQ node and Redis server on free ports and the
+//! mock provider in this process (latency 200–800 ms, 5% transient faults), then
+//! prints its figures and exits non-zero if any of them shows a loss:
+//! succeeded = total; lost = 0; jobs whose provider submissions exceed their recorded
+//! attempts = 0; jobs submitted again without a failed task in between = 0; batch
+//! cost = what the provider billed; events = one per job.
+//!
+//! `CHAOS_JOBS`, `CHAOS_WORKERS`, `CHAOS_SECONDS` (kill interval) vary it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../tests/support/scratch.rs"]
+mod scratch;
+
+use std::collections::{HashMap, HashSet};
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use fluxq_common::{DelayTiers, Lane, Names, ProviderKind, RetryPolicy};
+use fluxq_mock_provider::{MockConfig, MockProvider};
+use fluxq_producer::amqp::ChannelSource;
+use fluxq_producer::records::{self, Records};
+use fluxq_producer::submit;
+use rand::Rng;
+use redis::AsyncCommands;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Fleet {
+    children: Vec<tokio::process::Child>,
+    spawned: u64,
+    amqp_url: String,
+    redis_url: String,
+    names: Names,
+    mock_url: String,
+    out: std::path::PathBuf,
+}
+
+impl Fleet {
+    fn spawn(&mut self) {
+        self.spawned += 1;
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_worker"))
+            .env("RUST_LOG", "error")
+            .env("FLUXQ_AMQP_URL", &self.amqp_url)
+            .env("FLUXQ_REDIS_URL", &self.redis_url)
+            .env("FLUXQ_NAMESPACE", self.names.namespace())
+            .env("FLUXQ_BFL_URL", &self.mock_url)
+            .env("BFL_API_KEY", "mock-key")
+            .env("FLUXQ_OUTPUT_DIR", &self.out)
+            .env("FLUXQ_METRICS_ADDR", "127.0.0.1:0")
+            .env("FLUXQ_WORKER_ID", format!("chaos-{}", self.spawned))
+            .env("FLUXQ_LEASE", "5")
+            .env("FLUXQ_RETRY_BASE_MS", "500")
+            .env("FLUXQ_RETRY_CAP", "5")
+            .env("FLUXQ_MAX_ATTEMPTS", "20")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start a worker (scripts/chaos builds it)");
+        self.children.push(child);
+    }
+
+    async fn kill_one(&mut self) {
+        if self.children.is_empty() {
+            return;
+        }
+        let i = rand::rng().random_range(0..self.children.len());
+        let mut c = self.children.swap_remove(i);
+        let _ = c.kill().await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let total = env_or("CHAOS_JOBS", 2000);
+    let workers = env_or("CHAOS_WORKERS", 3) as usize;
+    let every = Duration::from_secs(env_or("CHAOS_SECONDS", 3));
+    let rabbit = scratch::Rabbit::start().await;
+    let mut redis_srv = scratch::Redis::start().await;
+    let names = Names::new("chaos").unwrap();
+    let mock = MockProvider::start(
+        "127.0.0.1:0".parse().unwrap(),
+        MockConfig {
+            latency_min: Duration::from_millis(200),
+            latency_max: Duration::from_millis(800),
+            submit_fail_rate: 0.05,
+            poll_fail_rate: 0.05,
+            error_rate: 0.05,
+            ..MockConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let redis = records::connect(&redis_srv.url()).await.unwrap();
+    let recs = Records::new(redis.clone(), names.clone());
+    println!(
+        "chaos: {total} jobs, {workers} workers, SIGKILL one every {every:?}; RabbitMQ on :{} (killed once), Redis on :{} (stopped 10 s once)",
+        rabbit.port, redis_srv.port
+    );
+
+    let ids: Vec<uuid::Uuid> = (0..total).map(|_| uuid::Uuid::new_v4()).collect();
+    let text: String = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| format!("{{\"id\":\"{id}\",\"model\":\"flux-2-pro\",\"prompt\":\"chaos job {i}\",\"width\":512,\"height\":512,\"seed\":{i}}}\n"))
+        .collect();
+    let prepared = submit::prepare(text.as_bytes(), Some("chaos"), ProviderKind::Bfl).unwrap();
+    let mut source = ChannelSource::new(
+        &rabbit.url(),
+        "fluxq-chaos",
+        names.clone(),
+        DelayTiers::for_policy(&RetryPolicy::default()),
+    );
+    submit::publish(
+        &prepared,
+        &mut source,
+        &recs,
+        &names,
+        Lane::Bulk,
+        ProviderKind::Bfl,
+    )
+    .await
+    .unwrap();
+    source.close().await;
+
+    let mut fleet = Fleet {
+        children: Vec::new(),
+        spawned: 0,
+        amqp_url: rabbit.url(),
+        redis_url: redis_srv.url(),
+        names: names.clone(),
+        mock_url: mock.base_url(),
+        out: out.path().to_path_buf(),
+    };
+    for _ in 0..workers {
+        fleet.spawn();
+    }
+    let start = Instant::now();
+    let (mut broker_killed, mut redis_stopped) = (false, false);
+    let mut kills = 0;
+    let deadline = Duration::from_secs(600);
+    let finished = loop {
+        tokio::time::sleep(every).await;
+        let s = recs.batch("chaos").await.ok().flatten().unwrap_or_default();
+        if s.is_finished() {
+            break true;
+        }
+        if start.elapsed() > deadline {
+            break false;
+        }
+        fleet.kill_one().await;
+        kills += 1;
+        fleet.spawn();
+        let done = s.done();
+        if !broker_killed && done >= total / 4 {
+            broker_killed = true;
+            println!(
+                "  t={:.0}s: kill -9 RabbitMQ ({done} done)",
+                start.elapsed().as_secs_f64()
+            );
+            rabbit.kill().await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            rabbit.boot().await;
+        } else if broker_killed && !redis_stopped && done >= total / 2 {
+            redis_stopped = true;
+            println!(
+                "  t={:.0}s: SIGSTOP Redis for 10 s ({done} done)",
+                start.elapsed().as_secs_f64()
+            );
+            redis_srv.signal("STOP");
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            redis_srv.signal("CONT");
+        }
+    };
+    let elapsed = start.elapsed();
+    for mut c in fleet.children.drain(..) {
+        let _ = c.kill().await;
+    }
+
+    // Figures, from Redis and from what the provider saw.
+    let stats = mock.stats();
+    let batch = recs.batch("chaos").await.unwrap().unwrap_or_default();
+    let mut conn = redis.clone();
+    let mut lost = 0u64;
+    let mut over_submitted = 0u64;
+    let mut resubmitted_without_failure = 0u64;
+    let mut statuses: HashMap<String, u64> = HashMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        let prompt = format!("chaos job {i}");
+        let rec: HashMap<String, String> = conn.hgetall(names.job_key(id)).await.unwrap();
+        let status = rec
+            .get("status")
+            .cloned()
+            .unwrap_or_else(|| "missing".into());
+        if status != "succeeded" {
+            lost += 1;
+        }
+        *statuses.entry(status).or_default() += 1;
+        let attempts: u64 = rec
+            .get("attempts")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(0);
+        let accepted = stats
+            .submissions_by_prompt
+            .get(&prompt)
+            .copied()
+            .unwrap_or(0);
+        if accepted > attempts {
+            over_submitted += 1;
+        }
+        let failed_tasks = stats.errors_by_prompt.get(&prompt).copied().unwrap_or(0);
+        if accepted > failed_tasks + 1 {
+            resubmitted_without_failure += 1;
+        }
+    }
+    let events: redis::streams::StreamRangeReply =
+        conn.xrange_all(names.events_key()).await.unwrap();
+    let event_ids: HashSet<String> = events
+        .ids
+        .iter()
+        .filter_map(|e| e.get::<String>("id"))
+        .collect();
+
+    println!(
+        "chaos: {} in {:.1} s; {kills} workers SIGKILLed, {} started",
+        if finished {
+            "finished"
+        } else {
+            "DID NOT FINISH"
+        },
+        elapsed.as_secs_f64(),
+        fleet.spawned
+    );
+    println!("  statuses: {statuses:?}");
+    println!(
+        "  provider: {} submissions ({} accepted tasks errored), {} submit faults, {} poll faults, billed {} micro-USD",
+        stats.submissions,
+        stats.errors,
+        stats.submit_errors,
+        stats.poll_errors,
+        stats.micro_usd_billed
+    );
+    let checks = [
+        ("jobs succeeded", batch.succeeded, total),
+        ("jobs lost", lost, 0),
+        (
+            "jobs with more provider submissions than recorded attempts",
+            over_submitted,
+            0,
+        ),
+        (
+            "jobs submitted again without a failed task in between",
+            resubmitted_without_failure,
+            0,
+        ),
+        (
+            "batch cost_micro_usd vs billed by the provider",
+            batch.cost.0,
+            stats.micro_usd_billed,
+        ),
+        ("events in the stream", events.ids.len() as u64, total),
+        (
+            "distinct job ids in the stream",
+            event_ids.len() as u64,
+            total,
+        ),
+    ];
+    let mut ok = finished;
+    for (what, got, want) in checks {
+        let mark = if got == want { "ok " } else { "BAD" };
+        ok &= got == want;
+        println!("  {mark} {what}: {got} (want {want})");
+    }
+    mock.shutdown().await;
+    drop(rabbit);
+    redis_srv.kill();
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

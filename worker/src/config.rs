@@ -1,0 +1,334 @@
+//! The worker's configuration: clap arguments (each also an environment variable)
+//! validated into typed values at start. Library code never reads the environment.
+
+use std::num::NonZeroU16;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use fluxq_common::{Names, ProviderKind, RetryPolicy};
+use fluxq_producer::config::ConnArgs;
+use url::Url;
+
+use crate::poll::PollSchedule;
+use crate::secret::ApiKey;
+
+/// fluxq's worker: runs image-generation jobs from RabbitMQ until SIGTERM/SIGINT.
+#[derive(Debug, Parser)]
+#[command(name = "worker", version, about)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// BFL API key (required to run jobs against BFL).
+    #[arg(long, env = "BFL_API_KEY", hide_env_values = true, value_parser = parse_key)]
+    pub bfl_api_key: Option<ApiKey>,
+    /// BFL base URL (point it at the mock provider for demos and tests).
+    #[arg(long, env = "FLUXQ_BFL_URL", default_value = "https://api.bfl.ai")]
+    pub bfl_url: Url,
+    /// Runware API key.
+    #[arg(long, env = "RUNWARE_API_KEY", hide_env_values = true, value_parser = parse_key)]
+    pub runware_api_key: Option<ApiKey>,
+    /// Runware endpoint.
+    #[arg(
+        long,
+        env = "FLUXQ_RUNWARE_URL",
+        default_value = "https://api.runware.ai/v1"
+    )]
+    pub runware_url: Url,
+    /// Jobs this process holds at once (RabbitMQ prefetch per lane).
+    #[arg(long, env = "FLUXQ_CONCURRENCY", default_value = "32")]
+    pub concurrency: NonZeroU16,
+    /// Tasks in flight at the provider, across all workers.
+    #[arg(long, env = "FLUXQ_PROVIDER_CONCURRENCY", default_value = "24")]
+    pub provider_concurrency: NonZeroU16,
+    /// Seconds a provider slot lasts unrenewed (a killed worker's slots return after it).
+    #[arg(long, env = "FLUXQ_SLOT_LEASE", default_value = "30")]
+    pub slot_lease: u64,
+    /// Submits per second across the fleet (0: no limit beyond the concurrency).
+    #[arg(long, env = "FLUXQ_SUBMIT_RATE", default_value = "0")]
+    pub submit_rate: f64,
+    /// Submits allowed in a burst above the rate.
+    #[arg(long, env = "FLUXQ_SUBMIT_BURST", default_value = "10")]
+    pub submit_burst: u32,
+    /// Polls per second across the fleet (0: no limit).
+    #[arg(long, env = "FLUXQ_POLL_RATE", default_value = "0")]
+    pub poll_rate: f64,
+    /// Polls allowed in a burst above the rate.
+    #[arg(long, env = "FLUXQ_POLL_BURST", default_value = "20")]
+    pub poll_burst: u32,
+    /// Milliseconds between probes of a blocked account (402/403).
+    #[arg(long, env = "FLUXQ_BREAKER_PROBE_MS", default_value = "15000")]
+    pub breaker_probe_ms: u64,
+    /// Interactive slots per bulk slot when both lanes wait.
+    #[arg(long, env = "FLUXQ_INTERACTIVE_WEIGHT", default_value = "4")]
+    pub interactive_weight: u32,
+    /// Where downloaded images are written.
+    #[arg(long, env = "FLUXQ_OUTPUT_DIR", default_value = "./output")]
+    pub output_dir: PathBuf,
+    #[command(flatten)]
+    pub output: crate::output::OutputArgs,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served (`off` for nowhere).
+    #[arg(long, env = "FLUXQ_METRICS_ADDR", default_value = "0.0.0.0:9090")]
+    pub metrics_addr: crate::http_server::MetricsAddr,
+    /// Seconds jobs in flight get to finish after SIGTERM before they are handed back.
+    #[arg(long, env = "FLUXQ_SHUTDOWN_GRACE", default_value = "25")]
+    pub shutdown_grace: u64,
+    /// Ceiling of the first retry delay, in milliseconds.
+    #[arg(long, env = "FLUXQ_RETRY_BASE_MS", default_value = "2000")]
+    pub retry_base_ms: u64,
+    /// Longest retry delay, in seconds.
+    #[arg(long, env = "FLUXQ_RETRY_CAP", default_value = "300")]
+    pub retry_cap: u64,
+    /// Provider submissions a job may use.
+    #[arg(long, env = "FLUXQ_MAX_ATTEMPTS", default_value = "8")]
+    pub max_attempts: u32,
+    /// Wait before the first poll of a task, in milliseconds.
+    #[arg(long, env = "FLUXQ_POLL_INITIAL_MS", default_value = "500")]
+    pub poll_initial_ms: u64,
+    /// Longest wait between polls, in milliseconds.
+    #[arg(long, env = "FLUXQ_POLL_MAX_MS", default_value = "3000")]
+    pub poll_max_ms: u64,
+    /// Seconds a job may wait for its provider task before it is retried (resuming the task).
+    #[arg(long, env = "FLUXQ_JOB_DEADLINE", default_value = "600")]
+    pub job_deadline: u64,
+    /// Seconds a job's lease lasts without renewal (a killed worker's jobs are free again after it).
+    #[arg(long, env = "FLUXQ_LEASE", default_value = "30")]
+    pub lease: u64,
+    /// Seconds any one HTTP request to a provider may take.
+    #[arg(long, env = "FLUXQ_HTTP_TIMEOUT", default_value = "30")]
+    pub http_timeout: u64,
+    /// This worker's name in leases and logs (default: host name or `worker`, pid, random suffix).
+    #[arg(long, env = "FLUXQ_WORKER_ID")]
+    pub worker_id: Option<String>,
+    /// Log format.
+    #[arg(long, env = "FLUXQ_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// `text` for terminals, `json` (one object per line) for containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Fleet-wide provider limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitsConfig {
+    pub provider_concurrency: u16,
+    pub slot_lease: Duration,
+    /// (requests per second, burst); `None`: unlimited.
+    pub submit_rate: Option<(f64, u32)>,
+    pub poll_rate: Option<(f64, u32)>,
+    pub breaker_probe: Duration,
+    pub interactive_weight: u32,
+}
+
+/// A provider's endpoint and key.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub url: Url,
+    pub key: ApiKey,
+}
+
+/// Everything the worker needs, validated.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub amqp_url: String,
+    pub redis_url: String,
+    pub names: Names,
+    pub default_provider: ProviderKind,
+    pub bfl: Option<Endpoint>,
+    pub runware: Option<Endpoint>,
+    pub concurrency: u16,
+    pub limits: LimitsConfig,
+    pub output_dir: PathBuf,
+    /// `FLUXQ_OUTPUT_URL`: wins over `output_dir` when set.
+    pub output_url: Option<crate::output::OutputTarget>,
+    pub s3: crate::output::S3Settings,
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    pub shutdown_grace: Duration,
+    pub retry: RetryPolicy,
+    pub poll: PollSchedule,
+    pub job_deadline: Duration,
+    pub lease: Duration,
+    pub http_timeout: Duration,
+    pub worker_id: String,
+}
+
+/// `worker-<pid>-<4 hex>`: unique enough to tell workers apart in leases and logs.
+pub fn default_worker_id() -> String {
+    format!(
+        "worker-{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..4]
+    )
+}
+
+/// A setting that cannot work, naming its variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+fn parse_key(s: &str) -> Result<ApiKey, String> {
+    let k = s.trim();
+    if k.is_empty() {
+        return Err("an API key must not be empty".into());
+    }
+    Ok(ApiKey::new(k))
+}
+
+fn rate(var: &'static str, per_second: f64, burst: u32) -> Result<Option<(f64, u32)>, ConfigError> {
+    if !per_second.is_finite() || per_second < 0.0 {
+        return Err(ConfigError {
+            var,
+            problem: format!(
+                "must be a number of requests per second, 0 for no limit (got {per_second})"
+            ),
+        });
+    }
+    Ok((per_second > 0.0).then_some((per_second, burst.max(1))))
+}
+
+fn positive(var: &'static str, v: u64) -> Result<u64, ConfigError> {
+    if v == 0 {
+        return Err(ConfigError {
+            var,
+            problem: "must be greater than 0".into(),
+        });
+    }
+    Ok(v)
+}
+
+impl WorkerArgs {
+    /// Validates the arguments into a [`WorkerConfig`].
+    pub fn into_config(self) -> Result<WorkerConfig, ConfigError> {
+        let endpoint = |key: Option<ApiKey>, url: Url| key.map(|key| Endpoint { url, key });
+        let retry = RetryPolicy {
+            base: Duration::from_millis(positive("FLUXQ_RETRY_BASE_MS", self.retry_base_ms)?),
+            factor: 2,
+            cap: Duration::from_secs(positive("FLUXQ_RETRY_CAP", self.retry_cap)?),
+            max_attempts: positive("FLUXQ_MAX_ATTEMPTS", u64::from(self.max_attempts))? as u32,
+        };
+        if retry.cap < retry.base {
+            return Err(ConfigError {
+                var: "FLUXQ_RETRY_CAP",
+                problem: "must not be below FLUXQ_RETRY_BASE_MS".into(),
+            });
+        }
+        let poll = PollSchedule {
+            initial: Duration::from_millis(positive(
+                "FLUXQ_POLL_INITIAL_MS",
+                self.poll_initial_ms,
+            )?),
+            max: Duration::from_millis(positive("FLUXQ_POLL_MAX_MS", self.poll_max_ms)?),
+            ..PollSchedule::default()
+        };
+        let lease = Duration::from_secs(positive("FLUXQ_LEASE", self.lease)?);
+        if lease < Duration::from_secs(3) {
+            return Err(ConfigError {
+                var: "FLUXQ_LEASE",
+                problem: "must be at least 3 seconds".into(),
+            });
+        }
+        let bfl = endpoint(self.bfl_api_key, self.bfl_url);
+        let runware = endpoint(self.runware_api_key, self.runware_url);
+        let (output_url, s3) = self.output.into_settings()?;
+        Ok(WorkerConfig {
+            amqp_url: self.conn.amqp_url,
+            redis_url: self.conn.redis_url,
+            names: self.conn.namespace,
+            default_provider: self.conn.provider.into(),
+            bfl,
+            runware,
+            concurrency: self.concurrency.get(),
+            limits: LimitsConfig {
+                provider_concurrency: self.provider_concurrency.get(),
+                slot_lease: Duration::from_secs(positive("FLUXQ_SLOT_LEASE", self.slot_lease)?),
+                submit_rate: rate("FLUXQ_SUBMIT_RATE", self.submit_rate, self.submit_burst)?,
+                poll_rate: rate("FLUXQ_POLL_RATE", self.poll_rate, self.poll_burst)?,
+                breaker_probe: Duration::from_millis(positive(
+                    "FLUXQ_BREAKER_PROBE_MS",
+                    self.breaker_probe_ms,
+                )?),
+                interactive_weight: self.interactive_weight,
+            },
+            output_dir: self.output_dir,
+            output_url,
+            s3,
+            metrics_addr: self.metrics_addr.0,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace),
+            retry,
+            poll,
+            job_deadline: Duration::from_secs(positive("FLUXQ_JOB_DEADLINE", self.job_deadline)?),
+            lease,
+            http_timeout: Duration::from_secs(positive("FLUXQ_HTTP_TIMEOUT", self.http_timeout)?),
+            worker_id: self.worker_id.unwrap_or_else(default_worker_id),
+        })
+    }
+}
+
+impl WorkerConfig {
+    /// The defaults of every setting, for `names` (tests and benchmarks start here).
+    pub fn defaults(names: Names) -> Self {
+        let mut args = WorkerArgs::parse_from(["worker"]);
+        args.conn.namespace = names;
+        args.bfl_api_key = None;
+        args.runware_api_key = None;
+        args.output = crate::output::OutputArgs::default();
+        match args.into_config() {
+            Ok(c) => c,
+            // The defaults are valid by construction (tested below).
+            Err(e) => unreachable!("default configuration is invalid: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_the_contract() {
+        let c = WorkerArgs::try_parse_from(["worker"])
+            .map_err(|e| e.to_string())
+            .and_then(|a| a.into_config().map_err(|e| e.to_string()));
+        let c = c.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.concurrency, 32);
+        assert_eq!(c.limits.provider_concurrency, 24);
+        assert_eq!(c.limits.submit_rate, None);
+        assert_eq!(c.limits.interactive_weight, 4);
+        assert_eq!(c.shutdown_grace, Duration::from_secs(25));
+        assert_eq!(c.retry, RetryPolicy::default());
+        assert_eq!(c.names.namespace(), "fluxq");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let args = WorkerArgs::try_parse_from(["worker", "--lease", "1"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = args
+            .into_config()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.starts_with("FLUXQ_LEASE:"), "{err}");
+        assert!(WorkerArgs::try_parse_from(["worker", "--concurrency", "0"]).is_err());
+        assert!(WorkerArgs::try_parse_from(["worker", "--namespace", "a b"]).is_err());
+    }
+
+    #[test]
+    fn keys_do_not_show_in_debug_output() {
+        let args = WorkerArgs::try_parse_from(["worker", "--bfl-api-key", "sk-secret-123"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c = args.into_config().unwrap_or_else(|e| panic!("{e}"));
+        assert!(!format!("{c:?}").contains("sk-secret-123"));
+        assert_eq!(
+            c.bfl.map(|e| e.key.expose().to_owned()).as_deref(),
+            Some("sk-secret-123")
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! After a task is ready: record a charge that came with the result (once per task),
+//! download every image (several for `number_results`), store them as `{id}.{ext}`,
+//! `{id}-2.{ext}`, …, and say where the job got to.
+
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use fluxq_common::{Failure, FailureKind, JobSpec, MicroUsd, ProviderKind};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::Step;
+use crate::Ctx;
+use crate::store::{StoreError, TaskRef};
+
+/// Downloads and stores the images at `urls`, after recording `charge` for `task`.
+pub(super) async fn store(
+    ctx: &Ctx,
+    spec: &JobSpec,
+    task: &TaskRef,
+    urls: Vec<String>,
+    charge: Option<MicroUsd>,
+    attempts: u32,
+    cancel: &CancellationToken,
+) -> Result<Step, StoreError> {
+    if let Some(charge) = charge {
+        record_charge(ctx, spec, task, charge).await?;
+    }
+    let failed = |failure, keep_task| Step::Failed {
+        failure,
+        attempts,
+        keep_task,
+    };
+    let Some(first_url) = urls.first().cloned() else {
+        retire(ctx, spec, task).await?;
+        return Ok(failed(
+            Failure::transient(format!("task {} is ready without an image", task.id)),
+            false,
+        ));
+    };
+    let mut paths = Vec::with_capacity(urls.len());
+    for (n, url) in (1u32..).zip(&urls) {
+        let download = || {
+            ctx.providers
+                .download(spec.provider, url, spec.output_format)
+        };
+        let image = tokio::select! {
+            _ = cancel.cancelled() => return Ok(Step::HandBack),
+            r = download
+                .retry(ExponentialBuilder::default().with_min_delay(Duration::from_millis(200)).with_max_times(3).with_jitter())
+                .when(|f: &Failure| f.kind == FailureKind::Transient) => r,
+        };
+        let image = match image {
+            Ok(image) => image,
+            Err(failure) => {
+                retire(ctx, spec, task).await?;
+                return Ok(failed(failure, false));
+            }
+        };
+        let written = ctx
+            .output
+            .write_nth(
+                spec.batch.as_deref(),
+                &spec.id,
+                n,
+                image.format.extension(),
+                &image.bytes,
+            )
+            .await;
+        match written {
+            Ok(path) => paths.push(path),
+            Err(e) => {
+                warn!(error = %e, "Could not write the image; will try again.");
+                let failure = Failure::transient(format!("writing the image failed: {e}"));
+                return Ok(failed(failure, true));
+            }
+        }
+    }
+    if urls.len() > 1 {
+        ctx.store.record_images(&spec.id, &urls, &paths).await?;
+        info!(images = urls.len(), "Stored every image of the job.");
+    }
+    let image_path = paths.into_iter().next().unwrap_or_default();
+    Ok(Step::Succeeded {
+        image_url: first_url,
+        image_path,
+    })
+}
+
+/// Records a charge reported with the result, retrying through short Redis outages;
+/// it is added once per task however often the job is resumed.
+async fn record_charge(
+    ctx: &Ctx,
+    spec: &JobSpec,
+    task: &TaskRef,
+    charge: MicroUsd,
+) -> Result<(), StoreError> {
+    let written = (|| ctx.store.record_result_charge(&spec.id, &task.id, charge))
+        .retry(super::money_write_backoff())
+        .notify(|e, d| warn!(error = %e, retry_in = ?d, "Could not record the charge yet."))
+        .await?;
+    info!(task_id = %task.id, charge_usd = %charge, ?written, "Provider charged for the result.");
+    Ok(())
+}
+
+/// A task that ended without usable images: for Runware, forget its `taskUUID` so the
+/// next attempt submits a new task (a new UUID; reusing it would only answer
+/// `conflictTaskUUID` for the task that already ended).
+pub(super) async fn retire(ctx: &Ctx, spec: &JobSpec, task: &TaskRef) -> Result<(), StoreError> {
+    if spec.provider == ProviderKind::Runware {
+        ctx.store.retire_task_uuid(&spec.id, &task.id).await?;
+    }
+    Ok(())
+}

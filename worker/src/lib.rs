@@ -1,0 +1,528 @@
+//! fluxq's worker: consumes image-generation jobs from RabbitMQ, runs them at the
+//! provider, stores images and costs, retries what can succeed later and
+//! dead-letters what never can.
+//!
+//! # Layout
+//! - [`config`]: arguments and environment, validated into [`WorkerConfig`].
+//! - [`run`] (this file): connect, consume both lanes, spawn jobs, reconnect, drain on shutdown.
+//! - [`runner`]: one delivery, from validation to ack.
+//! - [`execute`]: one claimed job at the provider: submit or resume, poll, download.
+//! - [`store`]: the job lifecycle in Redis (Lua scripts, leases).
+//! - [`provider`]: the [`provider::Provider`] trait and the BFL and Runware clients.
+//! - [`poll`], [`output`], [`publisher`], [`secret`]: polling schedule, image files,
+//!   publishing retries and dead letters, redacted API keys.
+//! - [`metrics`], [`http_server`], [`json_log`]: Prometheus metrics, `/metrics`
+//!   `/healthz` `/readyz`, JSON log lines.
+
+pub mod config;
+pub mod execute;
+pub mod http_server;
+pub mod json_log;
+pub mod limiter;
+pub mod metrics;
+pub mod output;
+pub mod poll;
+pub mod provider;
+pub mod publisher;
+pub mod runner;
+pub mod secret;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use fluxq_common::{DelayTiers, Lane, Names, ProviderKind, RetryPolicy};
+use fluxq_producer::amqp::{self, AmqpError};
+use futures_util::StreamExt;
+use lapin::Connection;
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+pub use config::{WorkerArgs, WorkerConfig};
+
+use crate::http_server::Health;
+use crate::metrics::Metrics;
+use crate::output::OutputSink;
+use crate::poll::PollSchedule;
+use crate::provider::{BflProvider, Providers, RunwareProvider};
+use crate::publisher::Publisher;
+use crate::store::RedisStore;
+
+/// What every job of this process shares.
+#[derive(Debug)]
+pub struct Ctx {
+    pub store: RedisStore,
+    pub providers: Providers,
+    pub publisher: Publisher,
+    pub names: Names,
+    pub retry: RetryPolicy,
+    pub tiers: DelayTiers,
+    pub poll: PollSchedule,
+    pub default_provider: ProviderKind,
+    pub output: OutputSink,
+    pub metrics: Arc<Metrics>,
+    pub health: Health,
+    pub lease: Duration,
+    pub job_deadline: Duration,
+    pub worker_id: String,
+    /// Set when a Redis write failed: the consume loop pauses until Redis answers.
+    pub redis_down: std::sync::atomic::AtomicBool,
+    /// Fleet-wide provider limits per account.
+    pub limits: limiter::Limits,
+    /// Set when a provider account is blocked: the consume loop pauses until it works.
+    pub blocked: std::sync::atomic::AtomicBool,
+    /// Learned generation times, for polling near the expected completion.
+    pub estimates: poll::Estimates,
+    /// Between probes of a blocked account.
+    pub breaker_probe: Duration,
+}
+
+/// Why the worker could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("output: {0}")]
+    Output(#[from] output::OutputError),
+    #[error(transparent)]
+    Metrics(#[from] http_server::ServeError),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Amqp(#[from] AmqpError),
+    #[error("consumption paused while a provider account was blocked")]
+    Paused,
+    #[error("RabbitMQ consumer of {0} stopped")]
+    ConsumerEnded(String),
+    #[error("stopping while connecting to RabbitMQ")]
+    Stopping,
+}
+
+/// Runs the worker until `shutdown` is cancelled: then it stops consuming, gives jobs
+/// in flight `shutdown_grace` to finish, hands back the rest, and returns.
+pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<(), WorkerError> {
+    let (metrics, health) = (Arc::new(Metrics::new()), Health::default());
+    let _server = http_server::start(config.metrics_addr, &metrics, &health, &shutdown).await?;
+    let output =
+        OutputSink::open(config.output_url.as_ref(), &config.output_dir, &config.s3).await?;
+    info!(output = %output.location(), "Images will be stored there.");
+    let http = provider::http::client(config.http_timeout)?;
+    let providers = Providers {
+        bfl: config
+            .bfl
+            .as_ref()
+            .map(|e| BflProvider::new(e.url.clone(), e.key.clone(), http.clone())),
+        runware: config
+            .runware
+            .as_ref()
+            .map(|e| RunwareProvider::new(e.url.clone(), e.key.clone(), http.clone())),
+    };
+    if config.bfl.is_none() && config.runware.is_none() {
+        warn!(
+            "No provider key is configured (BFL_API_KEY, RUNWARE_API_KEY): every job will be dead-lettered."
+        );
+    }
+    let Some(redis) = connect_redis(&config.redis_url, &shutdown).await else {
+        return Ok(());
+    };
+    health.set_redis(redis.clone());
+    let pools_stop = CancellationToken::new();
+    let limits = {
+        let build = |kind, e: &config::Endpoint| {
+            limiter::limits::for_account(
+                &redis,
+                &config.names,
+                kind,
+                &e.key,
+                &config.limits,
+                &config.worker_id,
+                &pools_stop,
+            )
+        };
+        limiter::Limits {
+            bfl: config.bfl.as_ref().map(|e| build(ProviderKind::Bfl, e)),
+            runware: config
+                .runware
+                .as_ref()
+                .map(|e| build(ProviderKind::Runware, e)),
+        }
+    };
+    let ctx = Arc::new(Ctx {
+        store: RedisStore::new(redis, config.names.clone()),
+        providers,
+        publisher: Publisher::default(),
+        names: config.names.clone(),
+        retry: config.retry,
+        tiers: DelayTiers::for_policy(&config.retry),
+        poll: config.poll,
+        default_provider: config.default_provider,
+        output,
+        metrics,
+        health,
+        lease: config.lease,
+        job_deadline: config.job_deadline,
+        worker_id: config.worker_id.clone(),
+        redis_down: std::sync::atomic::AtomicBool::new(false),
+        limits,
+        blocked: std::sync::atomic::AtomicBool::new(false),
+        estimates: poll::Estimates::default(),
+        breaker_probe: config.limits.breaker_probe,
+    });
+    let tracker = TaskTracker::new();
+    let jobs_cancel = CancellationToken::new();
+    let permits = Permits::new(config.concurrency);
+    info!(worker_id = %config.worker_id, namespace = %config.names.namespace(), concurrency = config.concurrency, "Worker starting.");
+
+    let mut backoff = reconnect_backoff();
+    let mut connection: Option<Connection> = None;
+    while !shutdown.is_cancelled() {
+        match session(&config, &ctx, &tracker, &permits, &jobs_cancel, &shutdown).await {
+            Ok(conn) => {
+                connection = Some(conn);
+                break;
+            }
+            Err(WorkerError::Stopping) => break,
+            Err(WorkerError::Paused) => {
+                ctx.publisher.set(None);
+                backoff = reconnect_backoff();
+                info!("Resuming consumption.");
+            }
+            Err(e) => {
+                ctx.publisher.set(None);
+                let wait = backoff.next().unwrap_or(Duration::from_secs(30));
+                warn!(error = %e, retry_in = ?wait, "RabbitMQ session ended; reconnecting.");
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+
+    tracker.close();
+    info!(in_flight = tracker.len(), grace = ?config.shutdown_grace, "Stopping: finishing the jobs in flight.");
+    if tokio::time::timeout(config.shutdown_grace, tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!(
+            handing_back = tracker.len(),
+            "Grace period over: handing back unfinished jobs."
+        );
+        jobs_cancel.cancel();
+        tracker.wait().await;
+    }
+    pools_stop.cancel();
+    ctx.publisher.set(None);
+    if let Some(conn) = connection {
+        let _ =
+            tokio::time::timeout(TEARDOWN_TIMEOUT, conn.close(200, "worker stopping".into())).await;
+    }
+    info!("Worker stopped.");
+    Ok(())
+}
+
+fn reconnect_backoff() -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(10))
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+/// Connects to Redis, waiting (with jittered backoff) while it is down. `None` if
+/// shutdown came first.
+async fn connect_redis(
+    url: &str,
+    shutdown: &CancellationToken,
+) -> Option<redis::aio::ConnectionManager> {
+    let mut backoff = reconnect_backoff();
+    loop {
+        match fluxq_producer::records::connect(url).await {
+            Ok(c) => return Some(c),
+            Err(e) => {
+                let wait = backoff.next().unwrap_or(Duration::from_secs(10));
+                warn!(error = %e, retry_in = ?wait, "Redis is not answering; waiting.");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Pauses consumption until Redis answers again; `false` if shutdown came first.
+async fn wait_for_redis(ctx: &Ctx, shutdown: &CancellationToken) -> bool {
+    let mut backoff = reconnect_backoff();
+    loop {
+        match ctx.store.ping().await {
+            Ok(()) => {
+                ctx.redis_down
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                info!("Redis answers again; consuming.");
+                return true;
+            }
+            Err(e) => {
+                let wait = backoff.next().unwrap_or(Duration::from_secs(10));
+                warn!(error = %e, retry_in = ?wait, "Redis is not answering; consumption paused.");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return false,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Pauses consumption while a provider account's breaker is open, probing the account
+/// (one worker in the fleet at a time) and closing the breaker when it works again.
+/// `false` if shutdown came first.
+async fn wait_for_accounts(ctx: &Ctx, shutdown: &CancellationToken) -> bool {
+    loop {
+        let mut any_open = false;
+        for (kind, limits) in ctx.limits.all() {
+            let state = match limits.breaker.state().await {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!(error = %e, "Could not read the account breaker; trying again.");
+                    any_open = true;
+                    continue;
+                }
+            };
+            let Some(state) = state else { continue };
+            any_open = true;
+            if !limits
+                .breaker
+                .take_probe(&ctx.worker_id, ctx.breaker_probe)
+                .await
+                .unwrap_or(false)
+            {
+                continue;
+            }
+            match ctx.providers.probe(kind).await {
+                Ok(()) => {
+                    if limits.breaker.close().await.is_ok() {
+                        info!(provider = %kind, account = limits.account.as_str(), since = %state.since, "Provider account works again; breaker closed.");
+                    }
+                }
+                Err(f) => {
+                    info!(provider = %kind, reason = %f.reason, "Provider account still blocked.")
+                }
+            }
+        }
+        if !any_open {
+            ctx.blocked
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+            info!("No provider account is blocked; consuming.");
+            return true;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            () = tokio::time::sleep((ctx.breaker_probe / 4).clamp(Duration::from_millis(100), Duration::from_secs(5))) => {}
+        }
+    }
+}
+
+/// The jobs one worker process runs at once (`FLUXQ_CONCURRENCY`), of which bulk jobs
+/// may take all but an eighth (at least one, when there are two or more): a bulk
+/// backlog waiting for provider slots never holds every permit, so an interactive job
+/// delivered here starts at once and asks for a slot ahead of bulk.
+#[derive(Debug)]
+struct Permits {
+    all: Arc<Semaphore>,
+    bulk: Arc<Semaphore>,
+    bulk_max: u16,
+}
+
+impl Permits {
+    fn new(concurrency: u16) -> Self {
+        let bulk_max = concurrency - interactive_reserve(concurrency);
+        Self {
+            all: Arc::new(Semaphore::new(usize::from(concurrency))),
+            bulk: Arc::new(Semaphore::new(usize::from(bulk_max))),
+            bulk_max,
+        }
+    }
+}
+
+/// Permits only interactive jobs may take, out of `concurrency`.
+fn interactive_reserve(concurrency: u16) -> u16 {
+    if concurrency < 2 {
+        0
+    } else {
+        (concurrency / 8).max(1)
+    }
+}
+
+/// How long connecting, declaring and starting to consume may take.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a call that ends a session (cancel a consumer, close the connection) may
+/// take; past it the connection is dropped.
+const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connects, declares the topology and consumes both lanes, interactive first.
+async fn setup(
+    config: &WorkerConfig,
+    ctx: &Ctx,
+    permits: &Permits,
+) -> Result<Session, WorkerError> {
+    let conn = amqp::connect(
+        &config.amqp_url,
+        &format!("fluxq-worker {}", config.worker_id),
+    )
+    .await?;
+    let publish = amqp::confirm_channel(&conn).await?;
+    amqp::declare_topology(&publish, &ctx.names, &ctx.tiers).await?;
+    let consume = conn.create_channel().await.map_err(AmqpError::from)?;
+    let mut consumers = Vec::new();
+    for lane in [Lane::Interactive, Lane::Bulk] {
+        // Per consumer (quorum queues have no channel-wide prefetch): bulk
+        // deliveries this worker could not start stay in the queue for others.
+        let prefetch = match lane {
+            Lane::Interactive => config.concurrency,
+            Lane::Bulk => permits.bulk_max,
+        };
+        consume
+            .basic_qos(prefetch.max(1), BasicQosOptions::default())
+            .await
+            .map_err(AmqpError::from)?;
+        let c = consume
+            .basic_consume(
+                ctx.names.lane_queue(lane).as_str().into(),
+                consumer_tag(config, lane).as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(AmqpError::from)?;
+        consumers.push(c);
+    }
+    Ok(Session {
+        conn,
+        publish,
+        consume,
+        consumers,
+    })
+}
+
+/// A connection set up for work: its publishing channel (with confirms) and its
+/// consuming channel with both lanes' consumers.
+struct Session {
+    conn: Connection,
+    publish: lapin::Channel,
+    consume: lapin::Channel,
+    consumers: Vec<lapin::Consumer>,
+}
+
+fn consumer_tag(config: &WorkerConfig, lane: Lane) -> String {
+    format!("{}-{}", config.worker_id, lane.as_str())
+}
+
+/// One RabbitMQ connection: declare, consume both lanes (interactive first), spawn a
+/// task per delivery. Returns the still-open connection when shutdown is requested
+/// (jobs in flight still need it to settle), or an error when the connection fails.
+async fn session(
+    config: &WorkerConfig,
+    ctx: &Arc<Ctx>,
+    tracker: &TaskTracker,
+    permits: &Permits,
+    jobs_cancel: &CancellationToken,
+    shutdown: &CancellationToken,
+) -> Result<Connection, WorkerError> {
+    // Setting up never holds up a shutdown, and a broker that accepts connections but
+    // does not answer (one still booting) is given up on and tried again.
+    let setup = tokio::time::timeout(SETUP_TIMEOUT, setup(config, ctx, permits));
+    let Session {
+        conn,
+        publish,
+        consume,
+        consumers,
+    } = tokio::select! {
+        _ = shutdown.cancelled() => return Err(WorkerError::Stopping),
+        r = setup => r.map_err(|_| AmqpError::Timeout(SETUP_TIMEOUT))??,
+    };
+    ctx.publisher.set(Some(publish));
+    info!("Connected to RabbitMQ; consuming.");
+    let _ready = ctx.health.consuming(); // `/readyz` says 200 until this session ends
+    let [mut interactive, mut bulk] = <[lapin::Consumer; 2]>::try_from(consumers)
+        .map_err(|_| WorkerError::ConsumerEnded("lanes".into()))?;
+
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            p = permits.all.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        if ctx.redis_down.load(std::sync::atomic::Ordering::Relaxed)
+            && !wait_for_redis(ctx, shutdown).await
+        {
+            break;
+        }
+        if ctx.blocked.load(std::sync::atomic::Ordering::Relaxed) {
+            // Every delivery this channel holds goes back to its queue: the jobs wait
+            // in RabbitMQ, not in this process, however long the account is blocked.
+            let close = consume.close(200, "provider account blocked".into());
+            let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, close).await;
+            if !wait_for_accounts(ctx, shutdown).await {
+                return Ok(conn);
+            }
+            return Err(WorkerError::Paused);
+        }
+        // A bulk delivery also needs a bulk permit: the last few permits are kept
+        // for interactive jobs, which never wait behind a bulk backlog here.
+        let bulk_next = async {
+            let p = permits.bulk.clone().acquire_owned().await.ok();
+            (p, bulk.next().await)
+        };
+        let (next, bulk_permit) = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            d = interactive.next() => ((Lane::Interactive, d), None),
+            (p, d) = bulk_next => ((Lane::Bulk, d), p),
+        };
+        match next {
+            (_, Some(Ok(delivery))) => {
+                let ctx = ctx.clone();
+                let cancel = jobs_cancel.child_token();
+                tracker.spawn(async move {
+                    runner::handle(ctx, delivery, cancel).await;
+                    drop((permit, bulk_permit));
+                });
+            }
+            (_, Some(Err(e))) => return Err(AmqpError::from(e).into()),
+            (lane, None) => return Err(WorkerError::ConsumerEnded(ctx.names.lane_queue(lane))),
+        }
+    }
+    for lane in [Lane::Interactive, Lane::Bulk] {
+        let tag = consumer_tag(config, lane);
+        let cancel = consume.basic_cancel(tag.as_str().into(), BasicCancelOptions::default());
+        let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, cancel).await;
+    }
+    info!("Stopped consuming.");
+    Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_eighth_of_the_permits_is_kept_for_interactive_jobs() {
+        assert_eq!(interactive_reserve(1), 0, "one permit: bulk may run");
+        assert_eq!(interactive_reserve(2), 1);
+        assert_eq!(interactive_reserve(32), 4);
+        assert_eq!(interactive_reserve(1000), 125);
+        let p = Permits::new(32);
+        assert_eq!(p.bulk_max, 28);
+        assert_eq!(p.all.available_permits(), 32);
+        assert_eq!(p.bulk.available_permits(), 28);
+    }
+}

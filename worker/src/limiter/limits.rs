@@ -1,0 +1,86 @@
+//! The limits of every provider account this worker has a key for, built at start.
+
+use fluxq_common::{Names, ProviderKind};
+use redis::aio::ConnectionManager;
+use tokio_util::sync::CancellationToken;
+
+use super::pool::PoolKeys;
+use super::{Account, Breaker, PoolConfig, RateLimiter, SlotPool};
+use crate::config::LimitsConfig;
+use crate::secret::ApiKey;
+
+/// One provider account's limits.
+#[derive(Debug, Clone)]
+pub struct ProviderLimits {
+    pub account: Account,
+    pub pool: SlotPool,
+    pub submit_rate: RateLimiter,
+    pub poll_rate: RateLimiter,
+    pub breaker: Breaker,
+}
+
+/// The limits per provider (absent for a provider without a key here).
+#[derive(Debug, Default)]
+pub struct Limits {
+    pub bfl: Option<ProviderLimits>,
+    pub runware: Option<ProviderLimits>,
+}
+
+impl Limits {
+    pub fn get(&self, kind: ProviderKind) -> Option<&ProviderLimits> {
+        match kind {
+            ProviderKind::Bfl => self.bfl.as_ref(),
+            ProviderKind::Runware => self.runware.as_ref(),
+        }
+    }
+
+    /// Every configured account, with its provider.
+    pub fn all(&self) -> impl Iterator<Item = (ProviderKind, &ProviderLimits)> {
+        [
+            (ProviderKind::Bfl, self.bfl.as_ref()),
+            (ProviderKind::Runware, self.runware.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, l)| l.map(|l| (k, l)))
+    }
+}
+
+/// Builds an account's limits; its pool's manager stops with `stop`.
+pub fn for_account(
+    conn: &ConnectionManager,
+    names: &Names,
+    kind: ProviderKind,
+    key: &ApiKey,
+    config: &LimitsConfig,
+    worker_id: &str,
+    stop: &CancellationToken,
+) -> ProviderLimits {
+    let account = Account::new(kind, key);
+    let a = account.as_str();
+    let keys = PoolKeys {
+        slots: names.limiter_key(a, "slots"),
+        state: names.limiter_key(a, "state"),
+        interactive_waiting: names.limiter_key(a, "interactive_waiting"),
+        waiting: names.limiter_key(a, "waiting"),
+    };
+    let pool_config = PoolConfig {
+        max: u32::from(config.provider_concurrency),
+        lease: config.slot_lease,
+        interactive_weight: config.interactive_weight,
+    };
+    ProviderLimits {
+        pool: SlotPool::start(conn.clone(), keys, pool_config, worker_id, stop.clone()),
+        submit_rate: RateLimiter::new(
+            conn.clone(),
+            names.limiter_key(a, "rate:submit"),
+            config.submit_rate,
+        ),
+        poll_rate: RateLimiter::new(
+            conn.clone(),
+            names.limiter_key(a, "rate:poll"),
+            config.poll_rate,
+        ),
+        breaker: Breaker::new(conn.clone(), names.breaker_key(a)),
+        account,
+    }
+}

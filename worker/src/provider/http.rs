@@ -1,0 +1,183 @@
+//! HTTP plumbing shared by the provider clients: where an API key may be sent,
+//! and turning transport errors and error responses into classified failures.
+
+use std::time::Duration;
+
+use fluxq_common::failure::classify_http_status;
+use fluxq_common::{Failure, FailureKind};
+use url::{Host, Url};
+
+/// Largest error body quoted in a failure reason.
+const MAX_QUOTED_BODY: usize = 300;
+
+/// Builds the HTTP client every provider uses: timeouts on everything, no redirects
+/// (a redirect must not carry the key elsewhere).
+pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(256)
+        .user_agent(concat!("fluxq/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Whether the API key configured for `base` may be sent to `target`: the same
+/// host, or a subdomain of the provider's domain (`api.eu4.bfl.ai` for `api.bfl.ai`),
+/// never over a weaker scheme, never to an IP address other than the base's own.
+pub fn key_allowed(base: &Url, target: &Url) -> bool {
+    if base.scheme() == "https" && target.scheme() != "https" {
+        return false;
+    }
+    if !matches!(target.scheme(), "http" | "https") {
+        return false;
+    }
+    match (base.host(), target.host()) {
+        (Some(Host::Domain(b)), Some(Host::Domain(t))) => {
+            let (b, t) = (b.to_ascii_lowercase(), t.to_ascii_lowercase());
+            if b == t {
+                return true;
+            }
+            let labels: Vec<&str> = b.split('.').collect();
+            if labels.len() < 3 {
+                return false;
+            }
+            let parent = labels[1..].join(".");
+            t.ends_with(&format!(".{parent}"))
+        }
+        (Some(b), Some(t)) => {
+            b == t && base.port_or_known_default() == target.port_or_known_default()
+        }
+        _ => false,
+    }
+}
+
+/// A transport error (connect, timeout, body) as a transient failure. The URL is
+/// left out: it may name hosts, never keys, but the message stays short.
+pub fn transport_failure(what: &str, e: reqwest::Error) -> Failure {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "failed"
+    };
+    Failure::transient(format!("{what} {kind}: {}", e.without_url()))
+}
+
+/// An unsuccessful HTTP response as a classified failure, quoting the start of its body.
+pub async fn response_failure(what: &str, resp: reqwest::Response) -> Failure {
+    let status = resp.status().as_u16();
+    let header_retry = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    let body = resp.text().await.unwrap_or_default();
+    let body_retry = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("retry_after").and_then(serde_json::Value::as_f64));
+    let retry_after = body_retry
+        .or(header_retry)
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(3600.0)));
+    let mut quoted: String = body.chars().take(MAX_QUOTED_BODY).collect();
+    if body.len() > quoted.len() {
+        quoted.push('…');
+    }
+    let kind = classify_http_status(status);
+    let reason = format!("{what} answered HTTP {status}: {}", quoted.trim());
+    Failure::new(kind, reason).with_retry_after(if kind == FailureKind::Throttled {
+        retry_after
+    } else {
+        None
+    })
+}
+
+/// Largest image accepted from a download URL.
+const MAX_IMAGE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Downloads an image from a provider's delivery URL, without any API key. Every
+/// failure is transient: an expired or refused URL is not the job's fault.
+pub async fn download_image(
+    http: &reqwest::Client,
+    url: &str,
+    expected: fluxq_common::OutputFormat,
+) -> Result<super::Image, Failure> {
+    use fluxq_common::OutputFormat;
+    let url =
+        Url::parse(url).map_err(|e| Failure::transient(format!("image URL is not a URL: {e}")))?;
+    let resp = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| transport_failure("image download", e))?;
+    if !resp.status().is_success() {
+        let mut f = response_failure("image download", resp).await;
+        f.kind = FailureKind::Transient;
+        return Err(f);
+    }
+    if resp.content_length().is_some_and(|n| n > MAX_IMAGE_BYTES) {
+        return Err(Failure::transient(format!(
+            "image larger than {MAX_IMAGE_BYTES} bytes"
+        )));
+    }
+    let format = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(OutputFormat::from_content_type)
+        .unwrap_or(expected);
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| transport_failure("image download", e))?;
+    if bytes.is_empty() {
+        return Err(Failure::transient("image download returned no bytes"));
+    }
+    Ok(super::Image { bytes, format })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> Url {
+        Url::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn keys_go_only_to_the_provider() {
+        let base = u("https://api.bfl.ai");
+        assert!(key_allowed(
+            &base,
+            &u("https://api.bfl.ai/v1/get_result?id=1")
+        ));
+        assert!(key_allowed(
+            &base,
+            &u("https://api.eu4.bfl.ai/v1/get_result?id=1")
+        ));
+        assert!(!key_allowed(
+            &base,
+            &u("http://api.eu4.bfl.ai/v1/get_result")
+        ));
+        assert!(!key_allowed(&base, &u("https://bfl.ai.evil.example/")));
+        assert!(!key_allowed(&base, &u("https://evilbfl.ai/")));
+        assert!(!key_allowed(
+            &base,
+            &u("https://delivery.example.net/x.jpg")
+        ));
+        let mock = u("http://127.0.0.1:8089");
+        assert!(key_allowed(
+            &mock,
+            &u("http://127.0.0.1:8089/v1/get_result?id=1")
+        ));
+        assert!(!key_allowed(
+            &mock,
+            &u("http://127.0.0.1:9999/v1/get_result?id=1")
+        ));
+        assert!(!key_allowed(&mock, &u("http://10.0.0.1:8089/")));
+        let two_labels = u("https://bfl.ai");
+        assert!(!key_allowed(&two_labels, &u("https://x.ai/")));
+    }
+}

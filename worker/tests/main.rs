@@ -1,0 +1,19 @@
+//! The worker's integration tests, in one binary: real RabbitMQ and Redis, the mock
+//! provider over HTTP, in-process workers and the real `worker` binary. One binary
+//! links once and shares one set of services instead of a dozen.
+
+mod process;
+mod support;
+
+mod crash;
+mod json_logs;
+mod limits;
+mod metrics;
+mod object_store;
+mod pipeline;
+mod poison;
+mod reconnect;
+mod replay;
+mod retry_delays;
+mod runware;
+mod shutdown;

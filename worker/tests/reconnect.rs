@@ -1,0 +1,140 @@
+//! Outages: the worker survives a RabbitMQ node killed and restarted, and a Redis
+//! killed and restarted, finishing every job without paying twice; the producer
+//! publishes again what the broker had not confirmed. Each test runs its own broker
+//! or Redis on free ports, so the machine's services are not disturbed.
+
+use crate::support;
+
+use std::time::Duration;
+
+use fluxq_common::Lane;
+use fluxq_mock_provider::MockConfig;
+use support::scratch::{Rabbit, Redis};
+use support::services::{self, Services};
+use support::{Harness, job};
+
+fn slow(ms: u64) -> MockConfig {
+    let d = Duration::from_millis(ms);
+    MockConfig {
+        latency_min: d,
+        latency_max: d,
+        ..MockConfig::default()
+    }
+}
+
+async fn wait_succeeded(h: &Harness, batch: &str, n: u64) {
+    let start = tokio::time::Instant::now();
+    while h
+        .records
+        .batch(batch)
+        .await
+        .ok()
+        .flatten()
+        .map_or(0, |b| b.succeeded)
+        < n
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "fewer than {n} succeeded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_survives_a_broker_killed_and_restarted() {
+    let rabbit = Rabbit::start().await;
+    let svc = Services {
+        amqp_url: rabbit.url(),
+        redis_url: services::get().await.redis_url.clone(),
+    };
+    let h = Harness::with_services(svc, slow(700)).await;
+    let worker = h.spawn_worker(h.worker_config());
+    let jobs: Vec<_> = (0..40)
+        .map(|i| job(&format!("broker outage {i}"), i))
+        .collect();
+    h.submit(&jobs, "outage", Lane::Bulk).await;
+    wait_succeeded(&h, "outage", 5).await;
+
+    rabbit.kill().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    rabbit.boot().await;
+
+    let batch = h.wait_batch("outage", 40, Duration::from_secs(90)).await;
+    assert_eq!(batch.succeeded, 40);
+    let stats = h.stats();
+    assert_eq!(stats.submissions, 40, "no job was paid for twice");
+    assert_eq!(batch.cost.0, stats.micro_usd_billed);
+    let events = h.events().await;
+    let ids: std::collections::HashSet<_> = events.iter().map(|e| e["id"].clone()).collect();
+    assert_eq!((events.len(), ids.len()), (40, 40), "one event per job");
+    worker.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_survives_redis_killed_and_restarted() {
+    let mut redis = Redis::start().await;
+    let svc = Services {
+        amqp_url: services::get().await.amqp_url.clone(),
+        redis_url: redis.url(),
+    };
+    let h = Harness::with_services(svc, slow(700)).await;
+    let worker = h.spawn_worker(h.worker_config());
+    let jobs: Vec<_> = (0..30)
+        .map(|i| job(&format!("redis outage {i}"), i))
+        .collect();
+    h.submit(&jobs, "redis-outage", Lane::Bulk).await;
+    wait_succeeded(&h, "redis-outage", 3).await;
+
+    redis.kill();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    redis.boot().await;
+
+    let batch = h
+        .wait_batch("redis-outage", 30, Duration::from_secs(90))
+        .await;
+    assert_eq!(batch.succeeded, 30);
+    let stats = h.stats();
+    assert_eq!(stats.submissions, 30, "no job was paid for twice");
+    assert_eq!(batch.cost.0, stats.micro_usd_billed);
+    assert_eq!(h.events().await.len(), 30);
+    worker.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_producer_publishes_again_what_the_broker_did_not_confirm() {
+    let rabbit = Rabbit::start().await;
+    let svc = Services {
+        amqp_url: rabbit.url(),
+        redis_url: services::get().await.redis_url.clone(),
+    };
+    let h = Harness::with_services(svc, MockConfig::default()).await;
+    let jobs: Vec<_> = (0..4000)
+        .map(|i| job(&format!("republished {i}"), i))
+        .collect();
+    let killer = async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        rabbit.kill().await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        rabbit.boot().await;
+    };
+    let (published, ()) = tokio::join!(h.submit(&jobs, "republish", Lane::Bulk), killer);
+    assert_eq!(published, 4000);
+
+    let mut config = h.worker_config();
+    config.concurrency = 256;
+    let worker = h.spawn_worker(config);
+    let batch = h
+        .wait_batch("republish", 4000, Duration::from_secs(120))
+        .await;
+    assert_eq!(batch.succeeded, 4000, "every job arrived");
+    assert_eq!(
+        h.stats().submissions,
+        4000,
+        "duplicates published twice ran once"
+    );
+    worker.stop().await;
+    h.cleanup().await;
+}
