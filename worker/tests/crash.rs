@@ -3,9 +3,9 @@
 //! dead worker's lease lapses) instead of paying for a new one. A finished job
 //! delivered again is acknowledged without calling the provider.
 
+use crate::process::WorkerProcess;
 use crate::support;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use fluxq_common::Lane;
@@ -21,20 +21,9 @@ async fn a_job_whose_worker_is_killed_resumes_its_paid_task() {
         ..MockConfig::default()
     })
     .await;
-    let mut doomed = tokio::process::Command::new(env!("CARGO_BIN_EXE_worker"))
-        .env("FLUXQ_AMQP_URL", &h.amqp_url)
-        .env("FLUXQ_REDIS_URL", &h.redis_url)
-        .env("FLUXQ_NAMESPACE", h.names.namespace())
-        .env("FLUXQ_BFL_URL", h.mock.base_url())
-        .env("BFL_API_KEY", h.mock.api_key())
-        .env("FLUXQ_OUTPUT_DIR", h.output_path())
-        .env("FLUXQ_METRICS_ADDR", "127.0.0.1:0")
-        .env("FLUXQ_LEASE", "3")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut env = h.process_env();
+    env.push(("FLUXQ_LEASE", "3".into()));
+    let mut doomed = WorkerProcess::start(&env);
     let j = job("resumed after a crash", 5);
     let id = id_of(&j);
     h.submit(std::slice::from_ref(&j), "crash", Lane::Bulk)
@@ -52,7 +41,7 @@ async fn a_job_whose_worker_is_killed_resumes_its_paid_task() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    doomed.kill().await.unwrap(); // SIGKILL
+    doomed.kill().await;
     let task = h.job(&id).await["provider_task_id"].clone();
 
     let survivor = h.spawn_worker(h.worker_config());

@@ -8,7 +8,6 @@ use crate::process::WorkerProcess;
 use crate::support;
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::time::Duration;
 
 use fluxq_common::Lane;
@@ -74,6 +73,27 @@ async fn slots_by_worker(h: &Harness) -> HashMap<String, usize> {
         *by.entry(worker.to_owned()).or_default() += 1;
     }
     by
+}
+
+/// Checks that each job was submitted to the provider within `bound` of `published`.
+async fn assert_submitted_within(
+    h: &Harness,
+    jobs: &[serde_json::Value],
+    published: chrono::DateTime<chrono::Utc>,
+    bound: Duration,
+) {
+    for j in jobs {
+        let rec = h.job(&id_of(j)).await;
+        let submitted = chrono::DateTime::parse_from_rfc3339(&rec["submitted_at"])
+            .unwrap_or_else(|e| panic!("submitted_at of {rec:?}: {e}"));
+        let wait = (submitted.with_timezone(&chrono::Utc) - published)
+            .to_std()
+            .unwrap_or_default();
+        assert!(
+            wait < bound,
+            "interactive job waited {wait:?} behind the backlog"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,17 +185,7 @@ async fn late_workers_get_their_share_and_interactive_jobs_start_at_once() {
         backlog.done() < 400,
         "the backlog was still there: {backlog:?}"
     );
-    for j in &urgent {
-        let rec = h.job(&id_of(j)).await;
-        let submitted = chrono::DateTime::parse_from_rfc3339(&rec["submitted_at"]).unwrap();
-        let wait = (submitted.with_timezone(&chrono::Utc) - published)
-            .to_std()
-            .unwrap_or_default();
-        assert!(
-            wait < Duration::from_secs(2),
-            "interactive job waited {wait:?} behind the backlog"
-        );
-    }
+    assert_submitted_within(&h, &urgent, published, Duration::from_secs(2)).await;
     let batch = h.wait_batch("backlog", 400, Duration::from_secs(90)).await;
     assert_eq!(batch.succeeded, 400);
     assert!(h.stats().max_in_flight_seen <= 8);
@@ -186,22 +196,13 @@ async fn late_workers_get_their_share_and_interactive_jobs_start_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_workers_slots_return_to_the_fleet_within_the_lease() {
     let h = Harness::new(latency(1500)).await;
-    let mut doomed = tokio::process::Command::new(env!("CARGO_BIN_EXE_worker"))
-        .env("FLUXQ_AMQP_URL", &h.amqp_url)
-        .env("FLUXQ_REDIS_URL", &h.redis_url)
-        .env("FLUXQ_NAMESPACE", h.names.namespace())
-        .env("FLUXQ_BFL_URL", h.mock.base_url())
-        .env("BFL_API_KEY", h.mock.api_key())
-        .env("FLUXQ_OUTPUT_DIR", h.output_path())
-        .env("FLUXQ_METRICS_ADDR", "off")
-        .env("FLUXQ_PROVIDER_CONCURRENCY", "4")
-        .env("FLUXQ_SLOT_LEASE", "3")
-        .env("FLUXQ_LEASE", "3")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut env = h.process_env();
+    env.extend([
+        ("FLUXQ_PROVIDER_CONCURRENCY", "4".into()),
+        ("FLUXQ_SLOT_LEASE", "3".into()),
+        ("FLUXQ_LEASE", "3".into()),
+    ]);
+    let mut doomed = WorkerProcess::start(&env);
     let jobs: Vec<_> = (0..12)
         .map(|i| job(&format!("orphaned slot {i}"), i))
         .collect();
@@ -221,7 +222,7 @@ async fn a_killed_workers_slots_return_to_the_fleet_within_the_lease() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    doomed.kill().await.unwrap();
+    doomed.kill().await;
     let killed_at = tokio::time::Instant::now();
     while live(conn.clone(), slots_key.clone()).await > 0 {
         assert!(
@@ -365,17 +366,7 @@ async fn interactive_jobs_overtake_a_bulk_backlog() {
     let published = chrono::Utc::now();
     h.submit(&urgent, "urgent", Lane::Interactive).await;
     h.wait_batch("urgent", 5, Duration::from_secs(20)).await;
-    for j in &urgent {
-        let rec = h.job(&id_of(j)).await;
-        let submitted = chrono::DateTime::parse_from_rfc3339(&rec["submitted_at"]).unwrap();
-        let wait = (submitted.with_timezone(&chrono::Utc) - published)
-            .to_std()
-            .unwrap_or_default();
-        assert!(
-            wait < Duration::from_secs(2),
-            "interactive job waited {wait:?} behind the backlog"
-        );
-    }
+    assert_submitted_within(&h, &urgent, published, Duration::from_secs(2)).await;
     let backlog = h.records.batch("backlog").await.unwrap().unwrap();
     assert!(
         backlog.done() < 1000,

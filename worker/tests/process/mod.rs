@@ -94,6 +94,11 @@ impl WorkerProcess {
         line["addr"].as_str().unwrap().parse().unwrap()
     }
 
+    /// Sends SIGKILL and reaps the process.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("SIGKILL the worker");
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         let pid = self.child.id().expect("worker is running").to_string();
