@@ -177,11 +177,11 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
     info!(worker_id = %config.worker_id, namespace = %config.names.namespace(), concurrency = config.concurrency, "Worker starting.");
 
     let mut backoff = reconnect_backoff();
-    let mut connection: Option<Connection> = None;
+    let mut connection: Option<Session> = None;
     while !shutdown.is_cancelled() {
         match session(&config, &ctx, &tracker, &permits, &jobs_cancel, &shutdown).await {
-            Ok(conn) => {
-                connection = Some(conn);
+            Ok(open) => {
+                connection = Some(open);
                 break;
             }
             Err(WorkerError::Stopping) => break,
@@ -217,9 +217,8 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
     }
     pools_stop.cancel();
     ctx.publisher.set(None);
-    if let Some(conn) = connection {
-        let _ =
-            tokio::time::timeout(TEARDOWN_TIMEOUT, conn.close(200, "worker stopping".into())).await;
+    if let Some(open) = connection {
+        open.close().await;
     }
     info!("Worker stopped.");
     Ok(())
@@ -412,12 +411,35 @@ async fn setup(
 }
 
 /// A connection set up for work: its publishing channel (with confirms) and its
-/// consuming channel with both lanes' consumers.
+/// consuming channel with both lanes' consumers (none once consuming stopped).
 struct Session {
     conn: Connection,
     publish: lapin::Channel,
     consume: lapin::Channel,
     consumers: Vec<lapin::Consumer>,
+}
+
+impl Session {
+    /// The connection still open when consuming stopped (jobs in flight settle on it).
+    fn open(conn: Connection, publish: lapin::Channel, consume: lapin::Channel) -> Self {
+        Self {
+            conn,
+            publish,
+            consume,
+            consumers: Vec::new(),
+        }
+    }
+
+    /// Closes the channels, then the connection, each awaited (a channel dropped as
+    /// the connection closes makes lapin report a spurious connection error).
+    async fn close(self) {
+        for ch in [&self.consume, &self.publish] {
+            let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, ch.close(200, "worker stopping".into()))
+                .await;
+        }
+        let close = self.conn.close(200, "worker stopping".into());
+        let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, close).await;
+    }
 }
 
 fn consumer_tag(config: &WorkerConfig, lane: Lane) -> String {
@@ -434,7 +456,7 @@ async fn session(
     permits: &Permits,
     jobs_cancel: &CancellationToken,
     shutdown: &CancellationToken,
-) -> Result<Connection, WorkerError> {
+) -> Result<Session, WorkerError> {
     // Setting up never holds up a shutdown, and a broker that accepts connections but
     // does not answer (one still booting) is given up on and tried again.
     let setup = tokio::time::timeout(SETUP_TIMEOUT, setup(config, ctx, permits));
@@ -447,7 +469,7 @@ async fn session(
         _ = shutdown.cancelled() => return Err(WorkerError::Stopping),
         r = setup => r.map_err(|_| AmqpError::Timeout(SETUP_TIMEOUT))??,
     };
-    ctx.publisher.set(Some(publish));
+    ctx.publisher.set(Some(publish.clone()));
     info!("Connected to RabbitMQ; consuming.");
     let _ready = ctx.health.consuming(); // `/readyz` says 200 until this session ends
     let [mut interactive, mut bulk] = <[lapin::Consumer; 2]>::try_from(consumers)
@@ -472,7 +494,7 @@ async fn session(
             let close = consume.close(200, "provider account blocked".into());
             let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, close).await;
             if !wait_for_accounts(ctx, shutdown).await {
-                return Ok(conn);
+                return Ok(Session::open(conn, publish, consume));
             }
             return Err(WorkerError::Paused);
         }
@@ -507,7 +529,7 @@ async fn session(
         let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, cancel).await;
     }
     info!("Stopped consuming.");
-    Ok(conn)
+    Ok(Session::open(conn, publish, consume))
 }
 
 #[cfg(test)]

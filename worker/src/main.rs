@@ -1,5 +1,6 @@
 //! The `worker` binary: parse configuration, set up logging and signals, run.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -14,7 +15,9 @@ fn main() -> ExitCode {
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colours only on a terminal: log collectors get plain text.
+        .with_ansi(std::io::stderr().is_terminal());
     match args.log_format {
         // One object per line; span fields (job_id, batch...) at the top level.
         LogFormat::Json => builder

@@ -112,6 +112,11 @@ async fn sigterm_lets_jobs_in_flight_finish_exits_zero_and_never_logs_the_key() 
         !logs.contains(KEY) && !out.contains(KEY),
         "the API key appeared in the worker's output"
     );
+    let errors: Vec<&str> = logs.lines().filter(|l| l.contains("ERROR")).collect();
+    assert!(
+        errors.is_empty(),
+        "a clean shutdown logs no error (lapin reports one if a channel is dropped as the connection closes): {errors:?}"
+    );
 
     let mut conn = h.redis.clone();
     let keys: Vec<String> = redis::cmd("KEYS")
