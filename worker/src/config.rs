@@ -35,8 +35,9 @@ pub struct WorkerArgs {
         default_value = "https://api.runware.ai/v1"
     )]
     pub runware_url: Url,
-    /// Jobs this process holds at once; bulk jobs all but an eighth (at least one) of
-    /// them, the bulk lane's prefetch; the rest is kept for interactive jobs.
+    /// Jobs this process holds at once (RabbitMQ prefetch per lane); interactive jobs
+    /// may run an eighth more (at least one) on top, so a bulk backlog never keeps
+    /// them waiting.
     #[arg(long, env = "FLUXQ_CONCURRENCY", default_value = "32")]
     pub concurrency: NonZeroU16,
     /// Tasks in flight at the provider, across all workers.

@@ -327,35 +327,29 @@ async fn wait_for_accounts(ctx: &Ctx, shutdown: &CancellationToken) -> bool {
     }
 }
 
-/// The jobs one worker process runs at once (`FLUXQ_CONCURRENCY`), of which bulk jobs
-/// may take all but an eighth (at least one, when there are two or more): a bulk
-/// backlog waiting for provider slots never holds every permit, so an interactive job
-/// delivered here starts at once and asks for a slot ahead of bulk.
+/// The jobs one worker process runs at once: `FLUXQ_CONCURRENCY` bulk jobs, and for
+/// interactive jobs an eighth more (at least one) on top, so an interactive job
+/// delivered to a worker whose every permit a bulk backlog holds (waiting for
+/// provider slots) still starts at once and asks for a slot ahead of bulk.
 #[derive(Debug)]
 struct Permits {
     all: Arc<Semaphore>,
     bulk: Arc<Semaphore>,
-    bulk_max: u16,
 }
 
 impl Permits {
     fn new(concurrency: u16) -> Self {
-        let bulk_max = concurrency - interactive_reserve(concurrency);
+        let all = usize::from(concurrency) + usize::from(interactive_reserve(concurrency));
         Self {
-            all: Arc::new(Semaphore::new(usize::from(concurrency))),
-            bulk: Arc::new(Semaphore::new(usize::from(bulk_max))),
-            bulk_max,
+            all: Arc::new(Semaphore::new(all)),
+            bulk: Arc::new(Semaphore::new(usize::from(concurrency))),
         }
     }
 }
 
-/// Permits only interactive jobs may take, out of `concurrency`.
+/// Permits only interactive jobs may take, on top of `concurrency`.
 fn interactive_reserve(concurrency: u16) -> u16 {
-    if concurrency < 2 {
-        0
-    } else {
-        (concurrency / 8).max(1)
-    }
+    (concurrency / 8).max(1)
 }
 
 /// How long connecting, declaring and starting to consume may take.
@@ -366,11 +360,7 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connects, declares the topology and consumes both lanes, interactive first.
-async fn setup(
-    config: &WorkerConfig,
-    ctx: &Ctx,
-    permits: &Permits,
-) -> Result<Session, WorkerError> {
+async fn setup(config: &WorkerConfig, ctx: &Ctx) -> Result<Session, WorkerError> {
     let conn = amqp::connect(
         &config.amqp_url,
         &format!("fluxq-worker {}", config.worker_id),
@@ -380,17 +370,12 @@ async fn setup(
     amqp::declare_topology(&publish, &ctx.names, &ctx.tiers).await?;
     let consume = conn.create_channel().await.map_err(AmqpError::from)?;
     let mut consumers = Vec::new();
+    // Per consumer (quorum queues have no channel-wide prefetch): each lane's.
+    consume
+        .basic_qos(config.concurrency, BasicQosOptions::default())
+        .await
+        .map_err(AmqpError::from)?;
     for lane in [Lane::Interactive, Lane::Bulk] {
-        // Per consumer (quorum queues have no channel-wide prefetch): bulk
-        // deliveries this worker could not start stay in the queue for others.
-        let prefetch = match lane {
-            Lane::Interactive => config.concurrency,
-            Lane::Bulk => permits.bulk_max,
-        };
-        consume
-            .basic_qos(prefetch.max(1), BasicQosOptions::default())
-            .await
-            .map_err(AmqpError::from)?;
         let c = consume
             .basic_consume(
                 ctx.names.lane_queue(lane).as_str().into(),
@@ -459,7 +444,7 @@ async fn session(
 ) -> Result<Session, WorkerError> {
     // Setting up never holds up a shutdown, and a broker that accepts connections but
     // does not answer (one still booting) is given up on and tried again.
-    let setup = tokio::time::timeout(SETUP_TIMEOUT, setup(config, ctx, permits));
+    let setup = tokio::time::timeout(SETUP_TIMEOUT, setup(config, ctx));
     let Session {
         conn,
         publish,
@@ -498,8 +483,9 @@ async fn session(
             }
             return Err(WorkerError::Paused);
         }
-        // A bulk delivery also needs a bulk permit: the last few permits are kept
-        // for interactive jobs, which never wait behind a bulk backlog here.
+        // A bulk delivery also needs a bulk permit: the permits past
+        // `FLUXQ_CONCURRENCY` are for interactive jobs, which never wait behind a
+        // bulk backlog here.
         let bulk_next = async {
             let p = permits.bulk.clone().acquire_owned().await.ok();
             (p, bulk.next().await)
@@ -537,14 +523,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_eighth_of_the_permits_is_kept_for_interactive_jobs() {
-        assert_eq!(interactive_reserve(1), 0, "one permit: bulk may run");
-        assert_eq!(interactive_reserve(2), 1);
+    fn interactive_jobs_get_an_eighth_more_permits_on_top_of_bulk() {
+        assert_eq!(interactive_reserve(1), 1);
         assert_eq!(interactive_reserve(32), 4);
         assert_eq!(interactive_reserve(1000), 125);
         let p = Permits::new(32);
-        assert_eq!(p.bulk_max, 28);
-        assert_eq!(p.all.available_permits(), 32);
-        assert_eq!(p.bulk.available_permits(), 28);
+        assert_eq!(p.all.available_permits(), 36);
+        assert_eq!(
+            p.bulk.available_permits(),
+            32,
+            "bulk runs FLUXQ_CONCURRENCY"
+        );
     }
 }
