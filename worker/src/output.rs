@@ -155,15 +155,26 @@ async fn write_file(
     name: &str,
     bytes: &[u8],
 ) -> Result<String, OutputError> {
-    tokio::fs::create_dir_all(dir).await.map_err(io_err(dir))?;
+    let at = dir.to_path_buf();
+    let dir = dir.to_path_buf();
     let path = dir.join(name);
     let tmp = dir.join(format!(".{id}.{}.tmp", Uuid::new_v4().simple()));
-    tokio::fs::write(&tmp, bytes).await.map_err(io_err(&tmp))?;
-    if let Err(e) = tokio::fs::rename(&tmp, &path).await {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(io_err(&path)(e));
-    }
-    Ok(path.display().to_string())
+    let bytes = bytes.to_vec();
+    // One trip to the blocking pool for the directory, the file and the rename.
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        std::fs::write(&tmp, &bytes).map_err(io_err(&tmp))?;
+        if let Err(e) = std::fs::rename(&tmp, &path) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io_err(&path)(e));
+        }
+        Ok(path.display().to_string())
+    })
+    .await
+    .map_err(|e| OutputError::Io {
+        path: at,
+        source: std::io::Error::other(e),
+    })?
 }
 
 /// An S3 client for `bucket`: explicit keys when configured, else the usual AWS
