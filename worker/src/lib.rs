@@ -177,7 +177,7 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
     info!(worker_id = %config.worker_id, namespace = %config.names.namespace(), concurrency = config.concurrency, "Worker starting.");
 
     let mut backoff = reconnect_backoff();
-    let mut connection: Option<Session> = None;
+    let mut connection: Option<Open> = None;
     while !shutdown.is_cancelled() {
         match session(&config, &ctx, &tracker, &permits, &jobs_cancel, &shutdown).await {
             Ok(open) => {
@@ -396,7 +396,7 @@ async fn setup(config: &WorkerConfig, ctx: &Ctx) -> Result<Session, WorkerError>
 }
 
 /// A connection set up for work: its publishing channel (with confirms) and its
-/// consuming channel with both lanes' consumers (none once consuming stopped).
+/// consuming channel with both lanes' consumers.
 struct Session {
     conn: Connection,
     publish: lapin::Channel,
@@ -404,17 +404,14 @@ struct Session {
     consumers: Vec<lapin::Consumer>,
 }
 
-impl Session {
-    /// The connection still open when consuming stopped (jobs in flight settle on it).
-    fn open(conn: Connection, publish: lapin::Channel, consume: lapin::Channel) -> Self {
-        Self {
-            conn,
-            publish,
-            consume,
-            consumers: Vec::new(),
-        }
-    }
+/// The connection still open when consuming stopped: jobs in flight settle on it.
+struct Open {
+    conn: Connection,
+    publish: lapin::Channel,
+    consume: lapin::Channel,
+}
 
+impl Open {
     /// Closes the channels, then the connection, each awaited (a channel dropped as
     /// the connection closes makes lapin report a spurious connection error).
     async fn close(self) {
@@ -441,7 +438,7 @@ async fn session(
     permits: &Permits,
     jobs_cancel: &CancellationToken,
     shutdown: &CancellationToken,
-) -> Result<Session, WorkerError> {
+) -> Result<Open, WorkerError> {
     // Setting up never holds up a shutdown, and a broker that accepts connections but
     // does not answer (one still booting) is given up on and tried again.
     let setup = tokio::time::timeout(SETUP_TIMEOUT, setup(config, ctx));
@@ -479,7 +476,11 @@ async fn session(
             let close = consume.close(200, "provider account blocked".into());
             let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, close).await;
             if !wait_for_accounts(ctx, shutdown).await {
-                return Ok(Session::open(conn, publish, consume));
+                return Ok(Open {
+                    conn,
+                    publish,
+                    consume,
+                });
             }
             return Err(WorkerError::Paused);
         }
@@ -515,7 +516,11 @@ async fn session(
         let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, cancel).await;
     }
     info!("Stopped consuming.");
-    Ok(Session::open(conn, publish, consume))
+    Ok(Open {
+        conn,
+        publish,
+        consume,
+    })
 }
 
 #[cfg(test)]

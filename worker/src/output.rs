@@ -6,6 +6,7 @@
 //! Files are written to a temporary name and renamed, so a reader never sees half an
 //! image and a repeated download replaces the file whole; an S3 PUT is atomic itself.
 
+use bytes::Bytes;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -110,7 +111,7 @@ impl OutputSink {
         batch: Option<&str>,
         id: &Uuid,
         ext: &str,
-        bytes: &[u8],
+        bytes: Bytes,
     ) -> Result<String, OutputError> {
         self.write_nth(batch, id, 1, ext, bytes).await
     }
@@ -123,7 +124,7 @@ impl OutputSink {
         id: &Uuid,
         n: u32,
         ext: &str,
-        bytes: &[u8],
+        bytes: Bytes,
     ) -> Result<String, OutputError> {
         let batch = batch.unwrap_or(UNBATCHED);
         let name = if n <= 1 {
@@ -142,7 +143,7 @@ impl OutputSink {
                     .parts()
                     .chain([PathPart::from(batch), PathPart::from(name.as_str())])
                     .collect();
-                store.put(&key, PutPayload::from(bytes.to_vec())).await?;
+                store.put(&key, PutPayload::from(bytes)).await?;
                 Ok(format!("s3://{bucket}/{key}"))
             }
         }
@@ -153,13 +154,12 @@ async fn write_file(
     dir: &Path,
     id: &Uuid,
     name: &str,
-    bytes: &[u8],
+    bytes: Bytes,
 ) -> Result<String, OutputError> {
-    let at = dir.to_path_buf();
     let dir = dir.to_path_buf();
     let path = dir.join(name);
     let tmp = dir.join(format!(".{id}.{}.tmp", Uuid::new_v4().simple()));
-    let bytes = bytes.to_vec();
+    let at = dir.clone();
     // One trip to the blocking pool for the directory, the file and the rename.
     tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;

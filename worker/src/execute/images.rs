@@ -64,7 +64,7 @@ pub(super) async fn store(
                 &spec.id,
                 n,
                 image.format.extension(),
-                &image.bytes,
+                image.bytes,
             )
             .await;
         match written {
