@@ -71,17 +71,25 @@ async fn handle_in_span(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationT
             Settle::Requeue
         }
     };
-    let result = match settle {
-        Settle::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
-        Settle::Requeue => {
-            delivery
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    multiple: false,
-                })
-                .await
+    let settled = async {
+        match settle {
+            Settle::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
+            Settle::Requeue => {
+                delivery
+                    .acker
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        multiple: false,
+                    })
+                    .await
+            }
         }
+    };
+    // Bounded: a delivery of a connection that died with the broker may never get
+    // an answer, and a job must not hold up the worker's shutdown for it.
+    let result = match tokio::time::timeout(SETTLE_TIMEOUT, settled).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {SETTLE_TIMEOUT:?}")),
     };
     if let Err(e) = result {
         // The channel is gone; the broker redelivers the message, and the job's
@@ -89,6 +97,9 @@ async fn handle_in_span(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationT
         debug!(error = %e, ?settle, "Could not settle the delivery.");
     }
 }
+
+/// How long acking or handing back a delivery may take.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn lane_of(delivery: &Delivery) -> Lane {
     Lane::parse(delivery.routing_key.as_str()).unwrap_or_default()
