@@ -109,7 +109,10 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
     let output =
         OutputSink::open(config.output_url.as_ref(), &config.output_dir, &config.s3).await?;
     info!(output = %output.location(), "Images will be stored there.");
-    let http = provider::http::client(config.http_timeout)?;
+    let http = provider::http::client(
+        config.http_timeout,
+        usize::from(config.concurrency) + usize::from(interactive_reserve(config.concurrency)),
+    )?;
     let providers = Providers {
         bfl: config
             .bfl

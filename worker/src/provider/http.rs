@@ -11,13 +11,15 @@ use url::{Host, Url};
 const MAX_QUOTED_BODY: usize = 300;
 
 /// Builds the HTTP client every provider uses: timeouts on everything, no redirects
-/// (a redirect must not carry the key elsewhere).
-pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+/// (a redirect must not carry the key elsewhere), and up to `connections` idle
+/// connections kept per host: one for each job that may run at once, so a full
+/// worker reuses its connections instead of opening (and closing) one per request.
+pub fn client(timeout: Duration, connections: usize) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(256)
+        .pool_max_idle_per_host(connections)
         .user_agent(concat!("fluxq/", env!("CARGO_PKG_VERSION")))
         .build()
 }
