@@ -15,7 +15,7 @@ use crate::Ctx;
 use crate::limiter::{ProviderLimits, Slot};
 use crate::poll::EndBracket;
 use crate::provider::PollStatus;
-use crate::store::{StoreError, TaskRef};
+use crate::store::{Counted, StoreError, TaskRef};
 
 mod images;
 
@@ -167,7 +167,7 @@ enum Submit {
 }
 
 /// Takes a provider slot (waiting behind the fleet's limit, its cool-down and the
-/// submit rate), checks the account's breaker, counts the attempt and submits. A 429
+/// submit rate), counts the attempt unless the account's breaker is open, and submits. A 429
 /// shrinks the fleet's limit and is tried again after the cool-down without counting
 /// an attempt; a 402/403 opens the breaker and hands the job back.
 #[allow(clippy::too_many_arguments)] // one call site; these are the job's state there
@@ -183,9 +183,6 @@ async fn submit(
 ) -> Result<Submit, StoreError> {
     let mut throttled = 0;
     loop {
-        if let Some(state) = limits.breaker.state().await? {
-            return Ok(Submit::Stop(Step::Blocked(state.reason)));
-        }
         let waited = Instant::now();
         let slot = tokio::select! {
             _ = cancel.cancelled() => return Ok(Submit::Stop(Step::HandBack)),
@@ -196,11 +193,14 @@ async fn submit(
         };
         limits.submit_rate.wait().await;
         ctx.metrics.limiter_waited(waited.elapsed());
-        if let Some(state) = limits.breaker.state().await? {
-            return Ok(Submit::Stop(Step::Blocked(state.reason)));
-        }
-        let Some(n) = ctx.store.count_attempt(&spec.id, owner, 1).await? else {
-            return Ok(Submit::Stop(Step::LeaseLost));
+        let n = match ctx
+            .store
+            .count_attempt(&spec.id, owner, limits.breaker.key())
+            .await?
+        {
+            Counted::Attempt(n) => n,
+            Counted::NotOurs => return Ok(Submit::Stop(Step::LeaseLost)),
+            Counted::Blocked(reason) => return Ok(Submit::Stop(Step::Blocked(reason))),
         };
         *attempts = n;
         tracing::Span::current().record("attempt", n);
@@ -228,7 +228,7 @@ async fn submit(
             FailureKind::Throttled | FailureKind::AccountBlocked
         ) {
             // Refused before any task existed: not an attempt.
-            if let Some(n) = ctx.store.count_attempt(&spec.id, owner, -1).await? {
+            if let Some(n) = ctx.store.uncount_attempt(&spec.id, owner).await? {
                 *attempts = n;
             }
         }

@@ -160,7 +160,6 @@ async fn conclude(
     owner: &str,
     step: Step,
 ) -> Result<Settle, RunError> {
-    let batch = spec.batch.as_deref();
     match step {
         Step::Succeeded {
             image_url,
@@ -172,10 +171,7 @@ async fn conclude(
                 image_url,
                 image_path,
             };
-            let written = ctx.store.finish(&spec.id, batch, owner, &outcome).await?;
-            ctx.metrics
-                .job_finished(&ctx.store, d, spec, outcome.status, written)
-                .await;
+            let written = finish(ctx, d, spec, owner, &outcome).await?;
             info!(?written, path = %outcome.image_path, "Job succeeded.");
             Ok(Settle::Ack)
         }
@@ -212,10 +208,7 @@ async fn conclude(
                     image_url: String::new(),
                     image_path: String::new(),
                 };
-                let written = ctx.store.finish(&spec.id, batch, owner, &outcome).await?;
-                ctx.metrics
-                    .job_finished(&ctx.store, d, spec, outcome.status, written)
-                    .await;
+                finish(ctx, d, spec, owner, &outcome).await?;
                 info!(reason = %failure.reason, "Provider moderated the job; it is final.");
                 return Ok(Settle::Ack);
             }
@@ -235,16 +228,29 @@ async fn conclude(
                         image_url: String::new(),
                         image_path: String::new(),
                     };
-                    let written = ctx.store.finish(&spec.id, batch, owner, &outcome).await?;
-                    ctx.metrics
-                        .job_finished(&ctx.store, d, spec, outcome.status, written)
-                        .await;
+                    finish(ctx, d, spec, owner, &outcome).await?;
                     warn!(attempts, %reason, "Job failed for good; dead-lettered.");
                     Ok(Settle::Ack)
                 }
             }
         }
     }
+}
+
+/// Writes the job's final outcome (exactly once, whoever delivers it) and counts it.
+async fn finish(
+    ctx: &Ctx,
+    d: &Delivery,
+    spec: &JobSpec,
+    owner: &str,
+    outcome: &Outcome,
+) -> Result<Written, RunError> {
+    let finished = ctx
+        .store
+        .finish(&spec.id, spec.batch.as_deref(), owner, outcome)
+        .await?;
+    ctx.metrics.job_finished(d, spec, outcome.status, finished);
+    Ok(finished.written)
 }
 
 #[allow(clippy::too_many_arguments)] // one call site; the values are the job's state at that point
@@ -355,12 +361,12 @@ async fn reject(ctx: &Ctx, d: &Delivery, lane: Lane, reason: &str) -> Result<Set
     dead_letter(ctx, d, lane, reason, 0).await?;
     let id = readable_id(&d.data);
     if let Some(id) = id {
-        let written = ctx
+        let finished = ctx
             .store
             .reject(&id, readable_batch(&d.data).as_deref(), reason)
             .await?;
-        ctx.metrics.job_rejected(&ctx.store, d, &id, written).await;
-        debug!(?written, "Recorded the invalid job as failed.");
+        ctx.metrics.job_rejected(d, finished);
+        debug!(written = ?finished.written, "Recorded the invalid job as failed.");
     }
     // `job_id` and `batch` are on the span (empty when the body does not say).
     warn!(%reason, "Dead-lettered an invalid message.");

@@ -23,6 +23,17 @@ pub struct TaskRef {
     pub polling_url: String,
 }
 
+/// What counting a submission found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Counted {
+    /// Counted: submissions made for the job, this one included.
+    Attempt(u32),
+    /// Another execution holds the job's lease.
+    NotOurs,
+    /// The provider account's breaker is open, for this reason; nothing was counted.
+    Blocked(String),
+}
+
 /// What claiming a job found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
@@ -55,6 +66,25 @@ pub enum Written {
     AlreadyDone,
     /// Another execution holds the job's lease.
     NotOurs,
+}
+
+/// What a final write did, and what the job was charged in all when it happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finished {
+    pub written: Written,
+    /// The job's total charge; zero unless `written` is [`Written::Done`].
+    pub charged: MicroUsd,
+}
+
+impl Finished {
+    fn from_reply(reply: &[i64]) -> Self {
+        let code = reply.first().copied().unwrap_or(-1);
+        let charged = reply.get(1).copied().unwrap_or(0);
+        Self {
+            written: Written::from_code(code),
+            charged: MicroUsd(u64::try_from(charged).unwrap_or(0)),
+        }
+    }
 }
 
 impl Written {
@@ -181,25 +211,47 @@ impl RedisStore {
         }
     }
 
-    /// Counts a submission before it is sent (`delta` 1), or takes back one the provider
-    /// refused without creating a task (`delta` -1). `None` if the lease is not ours.
+    /// Counts a submission about to be sent, unless the account's breaker (the hash
+    /// at `breaker`) is open: checked in the same step, so no submission is counted,
+    /// or sent, once any worker has opened it.
     pub async fn count_attempt(
         &self,
         id: &Uuid,
         owner: &str,
+        breaker: &str,
+    ) -> Result<Counted, StoreError> {
+        let (code, reason) = self.attempt(id, owner, breaker, 1).await?;
+        Ok(match code {
+            -2 => Counted::Blocked(reason),
+            n => u32::try_from(n).map_or(Counted::NotOurs, Counted::Attempt),
+        })
+    }
+
+    /// Takes back a counted submission the provider refused without creating a task
+    /// (429, 402/403). `None` if the lease is not ours.
+    pub async fn uncount_attempt(&self, id: &Uuid, owner: &str) -> Result<Option<u32>, StoreError> {
+        let (code, _) = self.attempt(id, owner, "", -1).await?;
+        Ok(u32::try_from(code).ok())
+    }
+
+    async fn attempt(
+        &self,
+        id: &Uuid,
+        owner: &str,
+        breaker: &str,
         delta: i64,
-    ) -> Result<Option<u32>, StoreError> {
-        let n: i64 = self
+    ) -> Result<(i64, String), StoreError> {
+        Ok(self
             .scripts
             .attempt
             .key(self.names.job_key(id))
             .key(self.names.lease_key(id))
+            .key(breaker)
             .arg(owner)
             .arg(delta)
             .arg(now_rfc3339())
             .invoke_async(&mut self.conn.clone())
-            .await?;
-        Ok(u32::try_from(n).ok())
+            .await?)
     }
 
     /// Records an accepted provider task and its charge, once per task id.
@@ -251,9 +303,9 @@ impl RedisStore {
         batch: Option<&str>,
         owner: &str,
         outcome: &Outcome,
-    ) -> Result<Written, StoreError> {
+    ) -> Result<Finished, StoreError> {
         let b = batch.unwrap_or("");
-        let code: i64 = self
+        let reply: Vec<i64> = self
             .scripts
             .finish
             .key(self.names.job_key(id))
@@ -271,7 +323,7 @@ impl RedisStore {
             .arg(id.to_string())
             .invoke_async(&mut self.conn.clone())
             .await?;
-        Ok(Written::from_code(code))
+        Ok(Finished::from_reply(&reply))
     }
 
     /// Fails the job of an invalid message (creating its record if needed), unless it
@@ -281,9 +333,9 @@ impl RedisStore {
         id: &Uuid,
         batch: Option<&str>,
         error: &str,
-    ) -> Result<Written, StoreError> {
+    ) -> Result<Finished, StoreError> {
         let b = batch.unwrap_or("");
-        let code: i64 = self
+        let reply: Vec<i64> = self
             .scripts
             .reject
             .key(self.names.job_key(id))
@@ -297,7 +349,7 @@ impl RedisStore {
             .arg(id.to_string())
             .invoke_async(&mut self.conn.clone())
             .await?;
-        Ok(Written::from_code(code))
+        Ok(Finished::from_reply(&reply))
     }
 
     /// Extends our lease (re-taking it if it lapsed and nobody else took it).
@@ -336,15 +388,5 @@ impl RedisStore {
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(code == 1)
-    }
-
-    /// What the job has been charged in all (`charged_micro_usd`; 0 if nothing yet).
-    pub async fn charged(&self, id: &Uuid) -> Result<MicroUsd, StoreError> {
-        let v: Option<u64> = redis::cmd("HGET")
-            .arg(self.names.job_key(id))
-            .arg("charged_micro_usd")
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(MicroUsd(v.unwrap_or(0)))
     }
 }

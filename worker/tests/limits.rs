@@ -375,3 +375,103 @@ async fn interactive_jobs_overtake_a_bulk_backlog() {
     worker.stop().await;
     h.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breaker_opened_elsewhere_stops_every_submit_here() {
+    let h = Harness::new(latency(50)).await;
+    let breaker = h.names.breaker_key(&account(&h));
+    let mut conn = h.redis.clone();
+    // Another worker saw a 402 and holds the right to probe for the next 3 s.
+    let _: () = conn
+        .hset_multiple(
+            &breaker,
+            &[
+                ("since", "2026-12-01T00:00:00Z"),
+                ("reason", "402: opened elsewhere"),
+            ],
+        )
+        .await
+        .unwrap();
+    let _: () = conn
+        .pset_ex(format!("{breaker}:probe"), "another-worker", 3_000)
+        .await
+        .unwrap();
+    let mut c = h.worker_config();
+    c.limits.breaker_probe = Duration::from_millis(300);
+    let worker = h.spawn_worker(c);
+    let jobs: Vec<_> = (0..6).map(|i| job(&format!("held cup {i}"), i)).collect();
+    h.submit(&jobs, "held", Lane::Bulk).await;
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(h.stats().submissions, 0, "nothing is sent while it is open");
+    let batch = h.records.batch("held").await.unwrap().unwrap();
+    assert_eq!(batch.done(), 0, "no job ends while it is open: {batch:?}");
+    for j in &jobs {
+        assert_eq!(
+            h.job(&id_of(j)).await["attempts"],
+            "0",
+            "no attempt counted"
+        );
+    }
+
+    // The probe right passes to this worker, whose probe finds the account working.
+    let done = h.wait_batch("held", 6, Duration::from_secs(30)).await;
+    assert_eq!((done.succeeded, done.failed), (6, 0));
+    assert_eq!(h.stats().submissions, 6);
+    let open: bool = conn.exists(&breaker).await.unwrap();
+    assert!(!open, "the breaker closed");
+    worker.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_submits_grow_a_throttled_limit_back_to_the_maximum() {
+    let h = Harness::new(MockConfig {
+        throttle_rate: 0.5,
+        retry_after_secs: 0,
+        ..latency(20)
+    })
+    .await;
+    let mut c = h.worker_config();
+    c.limits.provider_concurrency = 8;
+    let worker = h.spawn_worker(c);
+    let state = h.names.limiter_key(&account(&h), "state");
+    let mut conn = h.redis.clone();
+    let limit = |v: Option<String>| v.and_then(|l| l.parse::<f64>().ok());
+
+    let first: Vec<_> = (0..30)
+        .map(|i| job(&format!("throttled jug {i}"), i))
+        .collect();
+    h.submit(&first, "throttled", Lane::Bulk).await;
+    let mut lowest = f64::MAX;
+    while h
+        .records
+        .batch("throttled")
+        .await
+        .unwrap()
+        .is_none_or(|b| !b.is_finished())
+    {
+        let l: Option<String> = conn.hget(&state, "limit").await.unwrap();
+        lowest = lowest.min(limit(l).unwrap_or(f64::MAX));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(h.stats().throttled > 0, "the mock throttled some submits");
+    assert!(
+        lowest < 8.0,
+        "429s lowered the fleet's limit (lowest {lowest})"
+    );
+
+    h.mock.update(KnobsPatch {
+        throttle_rate: Some(0.0),
+        ..Default::default()
+    });
+    let second: Vec<_> = (100..180)
+        .map(|i| job(&format!("calm jug {i}"), i))
+        .collect();
+    h.submit(&second, "calm", Lane::Bulk).await;
+    h.wait_batch("calm", 80, Duration::from_secs(60)).await;
+    let l: Option<String> = conn.hget(&state, "limit").await.unwrap();
+    assert_eq!(limit(l), Some(8.0), "80 accepted submits grew it back");
+    worker.stop().await;
+    h.cleanup().await;
+}

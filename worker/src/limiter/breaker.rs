@@ -42,6 +42,11 @@ impl Breaker {
         }
     }
 
+    /// The Redis hash that says the breaker is open (checked where attempts are counted).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
     /// Opens the breaker; `true` if this call opened it (it was closed).
     pub async fn open(&self, reason: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();

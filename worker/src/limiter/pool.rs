@@ -111,6 +111,9 @@ struct State {
     others_waiting: bool,
     /// This worker's fair share of the effective limit while others wait, x 1000.
     share_milli: u64,
+    /// The fleet's effective limit is below the maximum (after 429s), so accepted
+    /// submits are reported to grow it back; at the maximum they need not be.
+    below_max: bool,
     closed: bool,
 }
 
@@ -245,22 +248,9 @@ impl SlotPool {
             st.in_use.insert(m.clone());
             m
         };
-        let r: Result<Vec<u64>, _> = self
+        let r = self
             .inner
-            .acquire
-            .key(&self.inner.keys.slots)
-            .key(&self.inner.keys.state)
-            .key(&self.inner.keys.interactive_waiting)
-            .key(&self.inner.keys.waiting)
-            .arg(now_ms())
-            .arg(self.inner.config.lease.as_millis() as u64)
-            .arg(self.inner.config.max)
-            .arg("force")
-            .arg(&self.inner.worker_id)
-            .arg(0)
-            .arg(0)
-            .arg(&member)
-            .invoke_async(&mut self.inner.conn.clone())
+            .round(&[], "force", 0, [0, 0], std::slice::from_ref(&member))
             .await;
         if let Err(e) = r {
             debug!(error = %e, "Could not record a resumed task's slot yet; the lease renewal will.");
@@ -275,6 +265,8 @@ impl SlotPool {
     /// limit grows back) or throttled (it shrinks, and everyone cools down).
     pub async fn feedback(&self, throttled: Option<Duration>) {
         let (verdict, cool) = match throttled {
+            // Nothing to grow back: no round trip per accepted submit.
+            None if !self.inner.lock().below_max => return,
             None => ("ok", 0),
             Some(d) => ("throttled", d.as_millis().max(250) as u64),
         };
@@ -288,8 +280,14 @@ impl SlotPool {
             .arg(cool)
             .invoke_async(&mut self.inner.conn.clone())
             .await;
-        if let Err(e) = r {
-            debug!(error = %e, "Could not record the provider's answer in the limiter.");
+        match r {
+            Ok(limit) => {
+                let below = limit
+                    .parse::<f64>()
+                    .is_ok_and(|l| l < f64::from(self.inner.config.max));
+                self.inner.lock().below_max = below;
+            }
+            Err(e) => debug!(error = %e, "Could not record the provider's answer in the limiter."),
         }
     }
 
@@ -363,38 +361,60 @@ async fn manage(inner: Arc<Inner>, shutdown: CancellationToken) {
 /// waiting].
 type Announced = [bool; 2];
 
-/// Announces (or withdraws) that this worker has jobs waiting, in `key`.
-async fn announce(
-    conn: &mut ConnectionManager,
-    key: &str,
-    worker_id: &str,
-    now: u64,
-    waiting: bool,
-    announced: &mut bool,
-) -> Result<(), redis::RedisError> {
-    if waiting {
-        let _: () = redis::cmd("ZADD")
-            .arg(key)
-            .arg(now + 2_000)
-            .arg(worker_id)
-            .query_async(conn)
+/// The reply of one round (`slots_acquire.lua`).
+struct Round {
+    granted: usize,
+    share_milli: u64,
+    others_waiting: bool,
+    fleet_interactive: bool,
+    below_max: bool,
+}
+
+impl Inner {
+    /// One round trip: give back `release`, announce `waiting` ([interactive, all]
+    /// jobs waiting here; not in `force` mode) and ask for `members`.
+    async fn round(
+        &self,
+        release: &[String],
+        mode: &str,
+        held: usize,
+        waiting: [usize; 2],
+        members: &[String],
+    ) -> Result<Round, redis::RedisError> {
+        let reply: Vec<u64> = self
+            .acquire
+            .key(&self.keys.slots)
+            .key(&self.keys.state)
+            .key(&self.keys.interactive_waiting)
+            .key(&self.keys.waiting)
+            .arg(now_ms())
+            .arg(self.config.lease.as_millis() as u64)
+            .arg(self.config.max)
+            .arg(mode)
+            .arg(&self.worker_id)
+            .arg(held)
+            .arg(waiting[0])
+            .arg(waiting[1])
+            .arg(release.len())
+            .arg(release)
+            .arg(members)
+            .invoke_async(&mut self.conn.clone())
             .await?;
-        *announced = true;
-    } else if *announced {
-        let _: () = redis::cmd("ZREM")
-            .arg(key)
-            .arg(worker_id)
-            .query_async(conn)
-            .await?;
-        *announced = false;
+        let at = |i: usize| reply.get(i).copied();
+        Ok(Round {
+            granted: at(0).unwrap_or(0) as usize,
+            share_milli: at(2).unwrap_or(u64::MAX),
+            others_waiting: at(3).unwrap_or(0) > 0,
+            fleet_interactive: at(4).unwrap_or(0) > 0,
+            below_max: at(5).unwrap_or(0) > 0,
+        })
     }
-    Ok(())
 }
 
 /// One round: release what nobody here wants, announce demand, take slots from the
-/// fleet for the jobs waiting here (within this worker's share).
+/// fleet for the jobs waiting here (within this worker's share). No round trip when
+/// there is nothing to release, announce or ask for.
 async fn step(inner: &Inner, announced: &mut Announced) -> Result<(), redis::RedisError> {
-    let mut conn = inner.conn.clone();
     let (release, n_interactive, n_bulk) = {
         let mut st = inner.lock();
         (
@@ -403,82 +423,41 @@ async fn step(inner: &Inner, announced: &mut Announced) -> Result<(), redis::Red
             st.waiters[1].len(),
         )
     };
-    if !release.is_empty() {
-        let _: () = redis::cmd("ZREM")
-            .arg(&inner.keys.slots)
-            .arg(&release)
-            .query_async(&mut conn)
-            .await?;
-    }
-    let now = now_ms();
-    let id = inner.worker_id.as_str();
-    let [interactive, any] = announced;
-    let keys = &inner.keys;
-    announce(
-        &mut conn,
-        &keys.interactive_waiting,
-        id,
-        now,
-        n_interactive > 0,
-        interactive,
-    )
-    .await?;
-    announce(
-        &mut conn,
-        &keys.waiting,
-        id,
-        now,
-        n_interactive + n_bulk > 0,
-        any,
-    )
-    .await?;
-    let others: u64 = redis::cmd("ZCOUNT")
-        .arg(&inner.keys.interactive_waiting)
-        .arg(now)
-        .arg("+inf")
-        .query_async(&mut conn)
-        .await?;
-    let fleet_interactive = others > u64::from(n_interactive > 0);
     let wanted = n_interactive + n_bulk;
+    let announce = [n_interactive > 0, wanted > 0];
+    if release.is_empty() && wanted == 0 && announce == *announced {
+        inner.lock().others_waiting = false;
+        return Ok(());
+    }
     let (members, held): (Vec<String>, usize) = {
         let mut st = inner.lock();
-        st.fleet_interactive = fleet_interactive;
-        if wanted == 0 {
-            st.others_waiting = false;
-        }
         let members = (0..wanted).map(|_| inner.member(&mut st)).collect();
         (members, st.in_use.len())
     };
-    if members.is_empty() {
-        return Ok(());
-    }
     let mode = if n_interactive > 0 {
         "interactive"
     } else {
         "bulk"
     };
-    let reply: Vec<u64> = inner
-        .acquire
-        .key(&inner.keys.slots)
-        .key(&inner.keys.state)
-        .key(&inner.keys.interactive_waiting)
-        .key(&inner.keys.waiting)
-        .arg(now)
-        .arg(inner.config.lease.as_millis() as u64)
-        .arg(inner.config.max)
-        .arg(mode)
-        .arg(id)
-        .arg(held)
-        .arg(n_interactive)
-        .arg(&members)
-        .invoke_async(&mut conn)
-        .await?;
-    let granted = reply.first().copied().unwrap_or(0) as usize;
-    debug!(worker = %inner.worker_id, released = release.len(), wanted, granted, held, "Provider slots asked for.");
+    let round = inner
+        .round(&release, mode, held, [n_interactive, wanted], &members)
+        .await;
+    let round = match round {
+        Ok(r) => r,
+        Err(e) => {
+            // Given back again next round.
+            inner.lock().to_release.extend(release);
+            return Err(e);
+        }
+    };
+    *announced = announce;
+    debug!(worker = %inner.worker_id, released = release.len(), wanted, granted = round.granted, held, "Provider slots asked for.");
     let mut st = inner.lock();
-    st.share_milli = reply.get(2).copied().unwrap_or(u64::MAX);
-    st.others_waiting = reply.get(3).copied().unwrap_or(0) > 0;
-    for m in members.into_iter().take(granted) {
+    st.fleet_interactive = round.fleet_interactive;
+    st.share_milli = round.share_milli;
+    st.others_waiting = round.others_waiting && wanted > 0;
+    st.below_max = round.below_max;
+    for m in members.into_iter().take(round.granted) {
         if let Some(left) = inner.hand_out(&mut st, m, true) {
             st.to_release.push(left);
         }

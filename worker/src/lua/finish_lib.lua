@@ -1,13 +1,13 @@
 -- Moves a job to a final status exactly once: the record, the batch counters and
 -- cost, the failed set and the events stream change together or not at all.
--- Returns 1 if it moved, 0 if the job was already final, -1 if another worker
--- holds its lease.
+-- Returns {1, micro-USD charged for the job} if it moved, {0} if the job was
+-- already final, {-1} if another worker holds its lease.
 local function finish_job(job, batch, lease, events, failed_set, owner, status, now,
                           err, image_url, image_path, bname, id)
   local st = redis.call('HGET', job, 'status')
-  if st == 'succeeded' or st == 'failed' or st == 'moderated' then return 0 end
+  if st == 'succeeded' or st == 'failed' or st == 'moderated' then return {0} end
   local holder = redis.call('GET', lease)
-  if holder and holder ~= owner then return -1 end
+  if holder and holder ~= owner then return {-1} end
   local charged = redis.call('HGET', job, 'charged_micro_usd') or '0'
   local cost = fmt_usd(charged)
   redis.call('HSET', job, 'status', status, 'updated_at', now, 'finished_at', now, 'cost_usd', cost)
@@ -25,5 +25,5 @@ local function finish_job(job, batch, lease, events, failed_set, owner, status, 
   redis.call('XADD', events, '*', 'id', id, 'batch', bname, 'status', status, 'cost_usd', cost,
     'image_url', image_url, 'image_path', image_path, 'error', err)
   if holder then redis.call('DEL', lease) end
-  return 1
+  return {1, tonumber(charged)}
 end

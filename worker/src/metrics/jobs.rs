@@ -10,13 +10,11 @@ use fluxq_producer::amqp::{self, HDR_DELAY_MS, HDR_PUBLISHED_MS};
 use lapin::BasicProperties;
 use lapin::message::Delivery;
 use lapin::types::FieldTable;
-use tracing::debug;
-use uuid::Uuid;
 
 use super::{
     CostLabels, FinishedLabels, HDR_FIRST_PUBLISHED_MS, InFlight, Metrics, ProviderLabel, UNKNOWN,
 };
-use crate::store::{RedisStore, Written};
+use crate::store::{Finished, Written};
 
 impl Metrics {
     /// A delivery was taken: observes how long it waited in its queue and counts it
@@ -71,45 +69,28 @@ impl Metrics {
     /// A job's final status was written: counted (with its duration and cost) only if
     /// this write made the transition, so each job counts once however often it is
     /// delivered.
-    pub async fn job_finished(
-        &self,
-        store: &RedisStore,
-        d: &Delivery,
-        spec: &JobSpec,
-        status: JobStatus,
-        written: Written,
-    ) {
+    pub fn job_finished(&self, d: &Delivery, spec: &JobSpec, status: JobStatus, f: Finished) {
         let labels = (
             spec.provider.as_str().to_owned(),
             spec.model.as_str().to_owned(),
         );
-        self.finished_as(store, d, &spec.id, status, labels, written)
-            .await;
+        self.finished_as(d, status, labels, f);
     }
 
     /// An invalid message failed its job's record (`provider`/`model` are `unknown`).
-    pub async fn job_rejected(
-        &self,
-        store: &RedisStore,
-        d: &Delivery,
-        id: &Uuid,
-        written: Written,
-    ) {
+    pub fn job_rejected(&self, d: &Delivery, f: Finished) {
         let labels = (UNKNOWN.to_owned(), UNKNOWN.to_owned());
-        self.finished_as(store, d, id, JobStatus::Failed, labels, written)
-            .await;
+        self.finished_as(d, JobStatus::Failed, labels, f);
     }
 
-    async fn finished_as(
+    fn finished_as(
         &self,
-        store: &RedisStore,
         d: &Delivery,
-        id: &Uuid,
         status: JobStatus,
         (provider, model): (String, String),
-        written: Written,
+        f: Finished,
     ) {
-        if written != Written::Done {
+        if f.written != Written::Done {
             return;
         }
         let labels = FinishedLabels {
@@ -121,14 +102,9 @@ impl Metrics {
         if let Some(first) = first_published_ms(&d.properties) {
             self.job_duration.observe(seconds_since(first));
         }
-        match store.charged(id).await {
-            Ok(charged) => {
-                self.cost
-                    .get_or_create(&CostLabels { provider, model })
-                    .inc_by(charged.0);
-            }
-            Err(e) => debug!(error = %e, "Could not read the job's charge for the cost metric."),
-        }
+        self.cost
+            .get_or_create(&CostLabels { provider, model })
+            .inc_by(f.charged.0);
     }
 }
 
