@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use fluxq_common::{Failure, FailureKind, JobSpec, Lane, MicroUsd, ProviderKind};
+use fluxq_common::{Failure, FailureKind, JobSpec, JobStatus, Lane, MicroUsd, ProviderKind};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
@@ -38,6 +38,8 @@ pub enum Step {
     HandBack,
     /// Another execution holds the job now.
     LeaseLost,
+    /// Another execution finished the job meanwhile.
+    AlreadyFinal(JobStatus),
     /// The provider account is blocked (402/403): the breaker is open; give the
     /// message back and pause until the account works.
     Blocked(String),
@@ -195,12 +197,17 @@ async fn submit(
         ctx.metrics.limiter_waited(waited.elapsed());
         let n = match ctx
             .store
-            .count_attempt(&spec.id, owner, limits.breaker.key())
+            .count_attempt(&spec.id, owner, ctx.lease, limits.breaker.key())
             .await?
         {
             Counted::Attempt(n) => n,
             Counted::NotOurs => return Ok(Submit::Stop(Step::LeaseLost)),
             Counted::Blocked(reason) => return Ok(Submit::Stop(Step::Blocked(reason))),
+            Counted::Final(status) => return Ok(Submit::Stop(Step::AlreadyFinal(status))),
+            Counted::TaskRecorded(task_id) => {
+                info!(%task_id, "A provider task was recorded for this job meanwhile; handing it back to be resumed.");
+                return Ok(Submit::Stop(Step::HandBack));
+            }
         };
         *attempts = n;
         tracing::Span::current().record("attempt", n);

@@ -180,6 +180,10 @@ async fn conclude(
             info!("Handing the job back; its provider task is recorded for the next worker.");
             Ok(Settle::Requeue)
         }
+        Step::AlreadyFinal(status) => {
+            debug!(%status, "Another delivery finished the job meanwhile; acknowledging.");
+            Ok(Settle::Ack)
+        }
         Step::LeaseLost => {
             warn!("Another delivery took over this job; leaving it to that one.");
             Ok(Settle::Ack)

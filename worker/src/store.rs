@@ -23,15 +23,20 @@ pub struct TaskRef {
     pub polling_url: String,
 }
 
-/// What counting a submission found.
+/// What counting a submission found; only [`Counted::Attempt`] may be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Counted {
     /// Counted: submissions made for the job, this one included.
     Attempt(u32),
     /// Another execution holds the job's lease.
     NotOurs,
-    /// The provider account's breaker is open, for this reason; nothing was counted.
+    /// The provider account's breaker is open, for this reason.
     Blocked(String),
+    /// The job is final already (another execution finished it).
+    Final(JobStatus),
+    /// A provider task is recorded for the job (by an execution whose lease lapsed):
+    /// it is to be resumed, not paid for again.
+    TaskRecorded(String),
 }
 
 /// What claiming a job found.
@@ -211,26 +216,31 @@ impl RedisStore {
         }
     }
 
-    /// Counts a submission about to be sent, unless the account's breaker (the hash
-    /// at `breaker`) is open: checked in the same step, so no submission is counted,
-    /// or sent, once any worker has opened it.
+    /// Counts a submission about to be sent, if it may be sent now (see
+    /// [`Counted`]): the job is not final, the lease is ours (re-taken for `lease` if
+    /// it lapsed and nobody took it), no task is recorded, and the account's breaker
+    /// (the hash at `breaker`) is closed. Checked in one step with the count, so no
+    /// submission is sent once any worker has opened the breaker or finished the job.
     pub async fn count_attempt(
         &self,
         id: &Uuid,
         owner: &str,
+        lease: Duration,
         breaker: &str,
     ) -> Result<Counted, StoreError> {
-        let (code, reason) = self.attempt(id, owner, breaker, 1).await?;
+        let (code, detail) = self.attempt(id, owner, breaker, 1, lease).await?;
         Ok(match code {
-            -2 => Counted::Blocked(reason),
+            -2 => Counted::Blocked(detail),
+            -3 => JobStatus::parse(&detail).map_or(Counted::NotOurs, Counted::Final),
+            -4 => Counted::TaskRecorded(detail),
             n => u32::try_from(n).map_or(Counted::NotOurs, Counted::Attempt),
         })
     }
 
     /// Takes back a counted submission the provider refused without creating a task
-    /// (429, 402/403). `None` if the lease is not ours.
+    /// (429, 402/403). `None` if another execution holds the lease.
     pub async fn uncount_attempt(&self, id: &Uuid, owner: &str) -> Result<Option<u32>, StoreError> {
-        let (code, _) = self.attempt(id, owner, "", -1).await?;
+        let (code, _) = self.attempt(id, owner, "", -1, Duration::ZERO).await?;
         Ok(u32::try_from(code).ok())
     }
 
@@ -240,6 +250,7 @@ impl RedisStore {
         owner: &str,
         breaker: &str,
         delta: i64,
+        lease: Duration,
     ) -> Result<(i64, String), StoreError> {
         Ok(self
             .scripts
@@ -250,6 +261,7 @@ impl RedisStore {
             .arg(owner)
             .arg(delta)
             .arg(now_rfc3339())
+            .arg(lease.as_millis().max(1) as u64)
             .invoke_async(&mut self.conn.clone())
             .await?)
     }

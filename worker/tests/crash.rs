@@ -1,7 +1,9 @@
 //! Crash safety: a worker killed with SIGKILL after its provider accepted a task
 //! leaves the task recorded; the redelivered job resumes polling that task (after the
 //! dead worker's lease lapses) instead of paying for a new one. A finished job
-//! delivered again is acknowledged without calling the provider.
+//! delivered again is acknowledged without calling the provider. The gate before
+//! each submission keeps a job whose lease lapsed while it waited, resumes a task
+//! recorded meanwhile, and skips a job finished meanwhile.
 
 use crate::process::WorkerProcess;
 use crate::support;
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use fluxq_common::Lane;
 use fluxq_mock_provider::MockConfig;
+use redis::AsyncCommands;
 use support::{Harness, id_of, job};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,6 +106,140 @@ async fn a_finished_job_delivered_again_is_acknowledged_without_the_provider() {
         "counters moved once"
     );
     assert_eq!(h.events().await.len(), 1);
+    worker.stop().await;
+    h.cleanup().await;
+}
+
+/// Waits until every job is claimed (`running`) and one of them holds the only
+/// provider slot (its submission counted); returns the ids of the others, which wait
+/// for the slot.
+async fn waiting_for_the_slot(h: &Harness, ids: &[uuid::Uuid]) -> Vec<uuid::Uuid> {
+    let start = tokio::time::Instant::now();
+    loop {
+        let mut waiting = Vec::new();
+        let mut submitted = 0;
+        for id in ids {
+            let rec = h.job(id).await;
+            match (
+                rec.get("status").map(String::as_str),
+                rec.get("attempts").map(String::as_str),
+            ) {
+                (Some("running"), Some("0")) => waiting.push(*id),
+                (Some("running"), Some("1")) => submitted += 1,
+                _ => {}
+            }
+        }
+        if submitted == 1 && waiting.len() == ids.len() - 1 {
+            return waiting;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the jobs were not claimed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The gate before every submission, with jobs waiting for a provider slot: one whose
+/// lease lapsed (Redis unreachable for longer than the lease) and that nobody took is
+/// submitted once it gets the slot, not dropped; one for which an execution with a
+/// lapsed lease recorded a task meanwhile resumes that task, not paying again; one
+/// that another execution finished meanwhile is not submitted at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_submit_gate_keeps_jobs_whose_lease_lapsed_while_they_waited() {
+    let latency = Duration::from_millis(1500);
+    let h = Harness::new(MockConfig {
+        latency_min: latency,
+        latency_max: latency,
+        ..MockConfig::default()
+    })
+    .await;
+    let mut c = h.worker_config();
+    c.limits.provider_concurrency = 1;
+    c.lease = Duration::from_secs(30); // renewed every 10 s: not during the test
+    let worker = h.spawn_worker(c);
+    let jobs: Vec<_> = (0..4).map(|i| job(&format!("gated mug {i}"), i)).collect();
+    let ids: Vec<_> = jobs.iter().map(id_of).collect();
+    h.submit(&jobs, "gate", Lane::Bulk).await;
+    let waiting = waiting_for_the_slot(&h, &ids).await;
+    let prompt_of = |id: &uuid::Uuid| {
+        let i = ids.iter().position(|x| x == id).unwrap();
+        format!("gated mug {i}")
+    };
+    let (lapsed, recorded, finished) = (waiting[0], waiting[1], waiting[2]);
+    let mut conn = h.redis.clone();
+
+    // The lapsed lease: gone, and nobody took it.
+    let _: () = conn.del(h.names.lease_key(&lapsed)).await.unwrap();
+    // A task accepted for an execution whose lease lapsed, recorded by it.
+    let i = ids.iter().position(|x| *x == recorded).unwrap() as u64;
+    let accepted: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/v1/flux-2-pro", h.mock.base_url()))
+        .header("x-key", h.mock.api_key())
+        .json(&serde_json::json!({"prompt": prompt_of(&recorded), "width": 512, "height": 512, "seed": i}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let task = accepted["id"].as_str().unwrap().to_owned();
+    let key = h.names.job_key(&recorded);
+    let _: () = conn
+        .hset_multiple(
+            &key,
+            &[
+                ("provider_task_id", task.as_str()),
+                ("polling_url", accepted["polling_url"].as_str().unwrap()),
+            ],
+        )
+        .await
+        .unwrap();
+    let _: () = conn.hincr(&key, "attempts", 1).await.unwrap();
+    // Finished by another execution.
+    let _: () = conn
+        .hset(h.names.job_key(&finished), "status", "succeeded")
+        .await
+        .unwrap();
+
+    for id in [lapsed, recorded] {
+        h.wait_status(&id, "succeeded", Duration::from_secs(30))
+            .await;
+    }
+    let stats = h.stats();
+    let submissions = |id: &uuid::Uuid| {
+        stats
+            .submissions_by_prompt
+            .get(&prompt_of(id))
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(submissions(&lapsed), 1, "the lapsed job was submitted once");
+    assert_eq!(h.job(&lapsed).await["attempts"], "1");
+    assert_eq!(
+        submissions(&recorded),
+        1,
+        "the recorded task was not paid again"
+    );
+    assert_eq!(
+        h.job(&recorded).await["provider_task_id"],
+        task,
+        "it resumed"
+    );
+    assert_eq!(
+        submissions(&finished),
+        0,
+        "the finished job was not submitted"
+    );
+    let start = tokio::time::Instant::now();
+    while h.queue_depth(&h.names.lane_queue(Lane::Bulk)).await > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "a message stayed queued"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(h.queue_depth(&h.names.dead_queue()).await, 0);
     worker.stop().await;
     h.cleanup().await;
 }
