@@ -8,7 +8,10 @@
 //! attempts = 0; jobs submitted again without a failed task in between = 0; batch
 //! cost = what the provider billed; events = one per job.
 //!
-//! `CHAOS_JOBS`, `CHAOS_WORKERS`, `CHAOS_SECONDS` (kill interval) vary it.
+//! `CHAOS_JOBS`, `CHAOS_WORKERS`, `CHAOS_SECONDS` (kill interval) vary it;
+//! `CHAOS_LOG_DIR` keeps each worker's log there (`RUST_LOG` sets their filter).
+//! When a check fails it also prints the records of the unfinished jobs and how many
+//! messages each queue holds.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/support/scratch.rs"]
@@ -46,8 +49,17 @@ struct Fleet {
 impl Fleet {
     fn spawn(&mut self) {
         self.spawned += 1;
+        let (log, filter) = match std::env::var_os("CHAOS_LOG_DIR") {
+            Some(dir) => {
+                let path = std::path::Path::new(&dir).join(format!("chaos-{}.log", self.spawned));
+                let file = std::fs::File::create(&path).expect("create a worker log");
+                let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+                (Stdio::from(file), filter)
+            }
+            None => (Stdio::null(), "error".to_owned()),
+        };
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_worker"))
-            .env("RUST_LOG", "error")
+            .env("RUST_LOG", filter)
             .env("FLUXQ_AMQP_URL", &self.amqp_url)
             .env("FLUXQ_REDIS_URL", &self.redis_url)
             .env("FLUXQ_NAMESPACE", self.names.namespace())
@@ -61,7 +73,7 @@ impl Fleet {
             .env("FLUXQ_RETRY_CAP", "5")
             .env("FLUXQ_MAX_ATTEMPTS", "20")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .expect("start a worker (scripts/chaos builds it)");
@@ -194,6 +206,7 @@ async fn main() -> ExitCode {
     let mut over_submitted = 0u64;
     let mut resubmitted_without_failure = 0u64;
     let mut statuses: HashMap<String, u64> = HashMap::new();
+    let mut unfinished = Vec::new();
     for (i, id) in ids.iter().enumerate() {
         let prompt = format!("chaos job {i}");
         let rec: HashMap<String, String> = conn.hgetall(names.job_key(id)).await.unwrap();
@@ -203,6 +216,7 @@ async fn main() -> ExitCode {
             .unwrap_or_else(|| "missing".into());
         if status != "succeeded" {
             lost += 1;
+            unfinished.push((*id, rec.clone()));
         }
         *statuses.entry(status).or_default() += 1;
         let attempts: u64 = rec
@@ -280,6 +294,14 @@ async fn main() -> ExitCode {
         ok &= got == want;
         println!("  {mark} {what}: {got} (want {want})");
     }
+    if !ok {
+        for (id, rec) in unfinished.iter().take(20) {
+            let mut fields: Vec<_> = rec.iter().collect();
+            fields.sort();
+            println!("  unfinished {id}: {fields:?}");
+        }
+        print_queue_depths(&rabbit.url(), &names).await;
+    }
     mock.shutdown().await;
     drop(rabbit);
     redis_srv.kill();
@@ -287,5 +309,56 @@ async fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Messages ready in each of the namespace's queues (passive declares; a queue that
+/// does not exist is said so).
+async fn print_queue_depths(url: &str, names: &Names) {
+    let Ok(conn) = fluxq_producer::amqp::connect(url, "fluxq-chaos-report").await else {
+        println!("  queues: RabbitMQ does not answer");
+        return;
+    };
+    // The workers' policy (FLUXQ_RETRY_BASE_MS=500, FLUXQ_RETRY_CAP=5) and the default.
+    let policies = [
+        RetryPolicy {
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(5),
+            ..RetryPolicy::default()
+        },
+        RetryPolicy::default(),
+    ];
+    let mut queues = vec![
+        names.lane_queue(Lane::Bulk),
+        names.lane_queue(Lane::Interactive),
+        names.dead_queue(),
+    ];
+    for p in &policies {
+        for &t in DelayTiers::for_policy(p).all() {
+            let q = names.delay_queue(t);
+            if !queues.contains(&q) {
+                queues.push(q);
+            }
+        }
+    }
+    for q in queues {
+        let Ok(ch) = conn.create_channel().await else {
+            return;
+        };
+        let opts = lapin::options::QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        match ch
+            .queue_declare(q.as_str().into(), opts, Default::default())
+            .await
+        {
+            Ok(d) => println!(
+                "  queue {q}: {} ready, {} consumers",
+                d.message_count(),
+                d.consumer_count()
+            ),
+            Err(e) => println!("  queue {q}: {e}"),
+        }
     }
 }
