@@ -70,7 +70,7 @@ impl Run {
             redis,
             conn,
             mock,
-            out: tempfile::tempdir().unwrap(),
+            out: output_dir(),
             svc,
         }
     }
@@ -168,6 +168,16 @@ impl Run {
         }
         self.mock.shutdown().await;
     }
+}
+
+/// Where the worker writes images: a fresh directory under `BENCH_OUTPUT_DIR`, else
+/// under `/dev/shm` (memory) where there is one, else the system's temporary directory.
+fn output_dir() -> tempfile::TempDir {
+    let base = std::env::var_os("BENCH_OUTPUT_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| Some(std::path::PathBuf::from("/dev/shm")).filter(|p| p.is_dir()))
+        .unwrap_or_else(std::env::temp_dir);
+    tempfile::tempdir_in(base).unwrap()
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
