@@ -316,20 +316,24 @@ pub async fn publish_confirmed(
     body: &[u8],
     props: BasicProperties,
 ) -> Result<(), AmqpError> {
-    let confirm = ch
-        .basic_publish(
-            exchange.into(),
-            routing_key.into(),
-            lapin::options::BasicPublishOptions {
-                mandatory: true,
-                ..Default::default()
-            },
-            body,
-            props,
-        )
-        .await?;
     let wait = Duration::from_secs(30);
-    let confirmation = tokio::time::timeout(wait, confirm)
+    let publish = async {
+        let confirm = ch
+            .basic_publish(
+                exchange.into(),
+                routing_key.into(),
+                lapin::options::BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                body,
+                props,
+            )
+            .await?;
+        confirm.await
+    };
+    // Bounded as a whole: sending can wait too, on a connection that died unnoticed.
+    let confirmation = tokio::time::timeout(wait, publish)
         .await
         .map_err(|_| AmqpError::Timeout(wait))??;
     match confirmation {

@@ -153,10 +153,12 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
                 .map(|e| build(ProviderKind::Runware, e)),
         }
     };
+    // Cancelled when the grace period is over: jobs hand back what they hold.
+    let jobs_cancel = CancellationToken::new();
     let ctx = Arc::new(Ctx {
         store: RedisStore::new(redis, config.names.clone()),
         providers,
-        publisher: Publisher::default(),
+        publisher: Publisher::new(jobs_cancel.clone()),
         names: config.names.clone(),
         retry: config.retry,
         tiers: DelayTiers::for_policy(&config.retry),
@@ -175,7 +177,6 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
         breaker_probe: config.limits.breaker_probe,
     });
     let tracker = TaskTracker::new();
-    let jobs_cancel = CancellationToken::new();
     let permits = Permits::new(config.concurrency);
     info!(worker_id = %config.worker_id, namespace = %config.names.namespace(), concurrency = config.concurrency, "Worker starting.");
 
@@ -216,7 +217,17 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
             "Grace period over: handing back unfinished jobs."
         );
         jobs_cancel.cancel();
-        tracker.wait().await;
+        if tokio::time::timeout(HAND_BACK_TIMEOUT, tracker.wait())
+            .await
+            .is_err()
+        {
+            // Their deliveries return to the queues when the connection closes, and
+            // their records (provider tasks included) are in Redis for the next worker.
+            warn!(
+                left = tracker.len(),
+                "Some jobs could not hand back in time; the broker requeues them."
+            );
+        }
     }
     pools_stop.cancel();
     ctx.publisher.set(None);
@@ -227,10 +238,12 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
     Ok(())
 }
 
+/// Waits between reconnection attempts: doubling from 0.2 s to 5 s, each plus a
+/// random jitter of up to as much again (so 0.2–0.4 s first, 5–10 s at most).
 fn reconnect_backoff() -> impl Iterator<Item = Duration> {
     ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(200))
-        .with_max_delay(Duration::from_secs(10))
+        .with_max_delay(Duration::from_secs(5))
         .with_jitter()
         .without_max_times()
         .build()
@@ -358,9 +371,14 @@ fn interactive_reserve(concurrency: u16) -> u16 {
 /// How long connecting, declaring and starting to consume may take.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a call that ends a session (cancel a consumer, close the connection) may
-/// take; past it the connection is dropped.
-const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long ending a session (cancelling the consumers; closing the channels and the
+/// connection) may take; past it the connection is dropped.
+const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long jobs cancelled after the grace period get to hand their messages back.
+/// With the consumers' cancel and the teardown, the worker exits within
+/// `FLUXQ_SHUTDOWN_GRACE` + 11 s of SIGTERM (the pod allows 40 s for the default 25).
+const HAND_BACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connects, declares the topology and consumes both lanes, interactive first.
 async fn setup(config: &WorkerConfig, ctx: &Ctx) -> Result<Session, WorkerError> {
@@ -416,13 +434,15 @@ struct Open {
 
 impl Open {
     /// Closes the channels, then the connection, each awaited (a channel dropped as
-    /// the connection closes makes lapin report a spurious connection error).
+    /// the connection closes makes lapin report a spurious connection error); all of
+    /// it within [`TEARDOWN_TIMEOUT`].
     async fn close(self) {
-        for ch in [&self.consume, &self.publish] {
-            let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, ch.close(200, "worker stopping".into()))
-                .await;
-        }
-        let close = self.conn.close(200, "worker stopping".into());
+        let close = async {
+            for ch in [&self.consume, &self.publish] {
+                let _ = ch.close(200, "worker stopping".into()).await;
+            }
+            let _ = self.conn.close(200, "worker stopping".into()).await;
+        };
         let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, close).await;
     }
 }
@@ -513,11 +533,16 @@ async fn session(
             (lane, None) => return Err(WorkerError::ConsumerEnded(ctx.names.lane_queue(lane))),
         }
     }
-    for lane in [Lane::Interactive, Lane::Bulk] {
+    let cancels = [Lane::Interactive, Lane::Bulk].map(|lane| {
         let tag = consumer_tag(config, lane);
-        let cancel = consume.basic_cancel(tag.as_str().into(), BasicCancelOptions::default());
-        let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, cancel).await;
-    }
+        let consume = consume.clone();
+        async move {
+            let _ = consume
+                .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+                .await;
+        }
+    });
+    let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, futures_util::future::join_all(cancels)).await;
     info!("Stopped consuming.");
     Ok(Open {
         conn,

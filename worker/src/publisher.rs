@@ -5,34 +5,56 @@ use std::sync::RwLock;
 
 use fluxq_producer::amqp::{self, AmqpError};
 use lapin::{BasicProperties, Channel};
+use tokio_util::sync::CancellationToken;
+
+/// Why a message was not published.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error(transparent)]
+    Amqp(#[from] AmqpError),
+    /// The worker is handing back its jobs (its grace period is over): the publish was
+    /// abandoned, confirmed or not, and the job's delivery goes back to its queue.
+    #[error("stopping before the broker confirmed the publish")]
+    Stopping,
+}
 
 /// The confirm channel of the current RabbitMQ session, replaced on reconnection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Publisher {
     channel: RwLock<Option<Channel>>,
+    /// Cancelled when jobs must hand back what they hold.
+    stop: CancellationToken,
 }
 
 impl Publisher {
+    pub fn new(stop: CancellationToken) -> Self {
+        Self {
+            channel: RwLock::new(None),
+            stop,
+        }
+    }
+
     pub fn set(&self, ch: Option<Channel>) {
         if let Ok(mut slot) = self.channel.write() {
             *slot = ch;
         }
     }
 
-    /// Publishes and waits for the broker's confirm.
+    /// Publishes and waits for the broker's confirm, unless the worker stops first.
     pub async fn publish(
         &self,
         exchange: &str,
         key: &str,
         body: &[u8],
         props: BasicProperties,
-    ) -> Result<(), AmqpError> {
+    ) -> Result<(), PublishError> {
         let ch = self.channel.read().ok().and_then(|c| c.clone());
         let Some(ch) = ch else {
-            return Err(AmqpError::NotConfirmed(format!(
-                "{exchange}/{key}: not connected"
-            )));
+            return Err(AmqpError::NotConfirmed(format!("{exchange}/{key}: not connected")).into());
         };
-        amqp::publish_confirmed(&ch, exchange, key, body, props).await
+        tokio::select! {
+            _ = self.stop.cancelled() => Err(PublishError::Stopping),
+            r = amqp::publish_confirmed(&ch, exchange, key, body, props) => Ok(r?),
+        }
     }
 }

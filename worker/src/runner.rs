@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::Ctx;
 use crate::execute::{Step, execute};
+use crate::publisher::PublishError;
 use crate::store::{Claim, Outcome, StoreError, Written};
 
 /// What to do with the delivery once the job's fate is recorded.
@@ -35,7 +36,7 @@ enum RunError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Amqp(#[from] amqp::AmqpError),
+    Publish(#[from] PublishError),
 }
 
 /// Runs one delivery in its job's span (`job_id` and `batch` as far as the body says),
@@ -57,6 +58,10 @@ pub async fn handle(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationToken
 async fn handle_in_span(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationToken) {
     let settle = match process(&ctx, &delivery, &cancel).await {
         Ok(s) => s,
+        Err(RunError::Publish(PublishError::Stopping)) => {
+            info!("Stopping: handing the message back (its job's record is in Redis).");
+            Settle::Requeue
+        }
         Err(e) => {
             if matches!(e, RunError::Store(_)) {
                 ctx.redis_down

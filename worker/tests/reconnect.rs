@@ -1,6 +1,7 @@
 //! Outages: the worker survives a RabbitMQ node killed and restarted, and a Redis
-//! killed and restarted, finishing every job without paying twice; the producer
-//! publishes again what the broker had not confirmed. Each test runs its own broker
+//! killed and restarted, finishing every job without paying twice; its shutdown
+//! stays bounded while the broker does not answer; the producer publishes again
+//! what the broker had not confirmed. Each test runs its own broker
 //! or Redis on free ports, so the machine's services are not disturbed.
 
 use crate::support;
@@ -136,5 +137,58 @@ async fn the_producer_publishes_again_what_the_broker_did_not_confirm() {
         "duplicates published twice ran once"
     );
     worker.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stays_bounded_while_the_broker_does_not_answer() {
+    let rabbit = Rabbit::start().await;
+    let svc = Services {
+        amqp_url: rabbit.url(),
+        redis_url: services::get().await.redis_url.clone(),
+    };
+    let h = Harness::with_services(svc, slow(15_000)).await;
+    let mut config = h.worker_config();
+    config.shutdown_grace = Duration::from_millis(500);
+    let worker = h.spawn_worker(config);
+    let jobs: Vec<_> = (0..3)
+        .map(|i| job(&format!("frozen broker {i}"), i))
+        .collect();
+    h.submit(&jobs, "frozen", Lane::Bulk).await;
+    let start = tokio::time::Instant::now();
+    while h.stats().submissions < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "never 3 submissions"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The broker keeps its connections open but answers nothing: the consumers'
+    // cancel, the hand-back nacks and the closes all go unanswered.
+    rabbit.signal("STOP");
+    let stopping = tokio::time::Instant::now();
+    worker.stop().await;
+    let took = stopping.elapsed();
+    rabbit.signal("CONT");
+    // Bound: cancel 3 s + grace 0.5 s + hand back 5 s + teardown 3 s.
+    assert!(took < Duration::from_secs(14), "shutdown took {took:?}");
+    for j in &jobs {
+        let rec = h.job(&support::id_of(j)).await;
+        assert!(
+            !rec["provider_task_id"].is_empty(),
+            "the task is recorded for the next worker: {rec:?}"
+        );
+    }
+
+    let next = h.spawn_worker(h.worker_config());
+    let batch = h.wait_batch("frozen", 3, Duration::from_secs(60)).await;
+    assert_eq!(batch.succeeded, 3);
+    assert_eq!(
+        h.stats().submissions,
+        3,
+        "the next worker resumed the tasks"
+    );
+    next.stop().await;
     h.cleanup().await;
 }

@@ -71,6 +71,12 @@ pub struct DeadLetter {
 impl Harness {
     /// A fresh namespace, declared topology, and a mock provider started with `mock`.
     pub async fn new(mock: MockConfig) -> Self {
+        let svc = services::get().await.clone();
+        Self::with_services(svc, mock).await
+    }
+
+    /// As [`Harness::new`], on the given RabbitMQ and Redis.
+    pub async fn with_services(svc: services::Services, mock: MockConfig) -> Self {
         // Logs of in-process workers, when RUST_LOG asks for them.
         if std::env::var_os("RUST_LOG").is_some() {
             let _ = tracing_subscriber::fmt()
@@ -78,12 +84,6 @@ impl Harness {
                 .with_test_writer()
                 .try_init();
         }
-        let svc = services::get().await.clone();
-        Self::with_services(svc, mock).await
-    }
-
-    /// As [`Harness::new`], on the given RabbitMQ and Redis.
-    pub async fn with_services(svc: services::Services, mock: MockConfig) -> Self {
         let names =
             Names::new(&format!("t{}", &Uuid::new_v4().simple().to_string()[..10])).unwrap();
         let mock = MockProvider::start("127.0.0.1:0".parse().unwrap(), mock)

@@ -106,6 +106,16 @@ impl Rabbit {
         wait_port(self.port, Duration::from_secs(90), "RabbitMQ").await;
     }
 
+    /// Sends a signal (`STOP`, `CONT`, …) to the node's VM.
+    #[allow(dead_code)] // the tests use it; the chaos run, which shares this file, does not
+    pub fn signal(&self, sig: &str) {
+        let pid = std::fs::read_to_string(self.path().join("pid")).expect("node pid file");
+        let _ = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(pid.trim())
+            .status();
+    }
+
     /// `kill -9` of the node's VM.
     pub async fn kill(&self) {
         let pid = std::fs::read_to_string(self.path().join("pid")).expect("node pid file");
