@@ -8,7 +8,11 @@
 //! attempts = 0; jobs submitted again without a failed task in between = 0; batch
 //! cost = what the provider billed; events = one per job.
 //!
-//! `CHAOS_JOBS`, `CHAOS_WORKERS`, `CHAOS_SECONDS` (kill interval) vary it;
+//! `CHAOS_JOBS`, `CHAOS_WORKERS`, `CHAOS_SECONDS` (kill interval; 0: no kills),
+//! `CHAOS_BROKER_DOWN` (seconds RabbitMQ stays dead, 2), `CHAOS_REDIS_DOWN` (seconds
+//! Redis does not answer, 10) and `CHAOS_REDIS_KILL=1` (kill Redis and restart it on
+//! its append-only file instead of stopping it) vary it; `scripts/outage` runs it
+//! with a minute of each outage and no kills;
 //! `CHAOS_LOG_DIR` keeps each worker's log there (`RUST_LOG` sets their filter).
 //! When a check fails it also prints the records of the unfinished jobs and how many
 //! messages each queue holds.
@@ -94,7 +98,11 @@ impl Fleet {
 async fn main() -> ExitCode {
     let total = env_or("CHAOS_JOBS", 2000);
     let workers = env_or("CHAOS_WORKERS", 3) as usize;
-    let every = Duration::from_secs(env_or("CHAOS_SECONDS", 3));
+    let kill_every = env_or("CHAOS_SECONDS", 3);
+    let every = Duration::from_secs(kill_every.max(1));
+    let broker_down = Duration::from_secs(env_or("CHAOS_BROKER_DOWN", 2));
+    let redis_down = Duration::from_secs(env_or("CHAOS_REDIS_DOWN", 10));
+    let redis_kill = env_or("CHAOS_REDIS_KILL", 0) == 1;
     let rabbit = scratch::Rabbit::start().await;
     let mut redis_srv = scratch::Redis::start().await;
     let names = Names::new("chaos").unwrap();
@@ -114,8 +122,14 @@ async fn main() -> ExitCode {
     let out = tempfile::tempdir().unwrap();
     let redis = records::connect(&redis_srv.url()).await.unwrap();
     let recs = Records::new(redis.clone(), names.clone());
+    let kill_plan = if kill_every == 0 {
+        "no kills".to_owned()
+    } else {
+        format!("SIGKILL one every {every:?}")
+    };
+    let redis_outage = if redis_kill { "killed" } else { "stopped" };
     println!(
-        "chaos: {total} jobs, {workers} workers, SIGKILL one every {every:?}; RabbitMQ on :{} (killed once), Redis on :{} (stopped 10 s once)",
+        "chaos: {total} jobs, {workers} workers, {kill_plan}; RabbitMQ on :{} (killed once, down {broker_down:?}), Redis on :{} ({redis_outage} once, {redis_down:?})",
         rabbit.port, redis_srv.port
     );
 
@@ -169,28 +183,36 @@ async fn main() -> ExitCode {
         if start.elapsed() > deadline {
             break false;
         }
-        fleet.kill_one().await;
-        kills += 1;
-        fleet.spawn();
+        if kill_every > 0 {
+            fleet.kill_one().await;
+            kills += 1;
+            fleet.spawn();
+        }
         let done = s.done();
         if !broker_killed && done >= total / 4 {
             broker_killed = true;
             println!(
-                "  t={:.0}s: kill -9 RabbitMQ ({done} done)",
+                "  t={:.0}s: kill -9 RabbitMQ, down {broker_down:?} ({done} done)",
                 start.elapsed().as_secs_f64()
             );
             rabbit.kill().await;
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            tokio::time::sleep(broker_down).await;
             rabbit.boot().await;
         } else if broker_killed && !redis_stopped && done >= total / 2 {
             redis_stopped = true;
             println!(
-                "  t={:.0}s: SIGSTOP Redis for 10 s ({done} done)",
+                "  t={:.0}s: Redis {redis_outage} for {redis_down:?} ({done} done)",
                 start.elapsed().as_secs_f64()
             );
-            redis_srv.signal("STOP");
-            tokio::time::sleep(Duration::from_secs(10)).await;
-            redis_srv.signal("CONT");
+            if redis_kill {
+                redis_srv.kill();
+                tokio::time::sleep(redis_down).await;
+                redis_srv.boot().await;
+            } else {
+                redis_srv.signal("STOP");
+                tokio::time::sleep(redis_down).await;
+                redis_srv.signal("CONT");
+            }
         }
     };
     let elapsed = start.elapsed();

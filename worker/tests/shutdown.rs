@@ -1,8 +1,11 @@
 //! Shutdown as Kubernetes does it: SIGTERM stops consumption, jobs in flight finish
 //! within the grace period and the process exits 0; what cannot finish in time is
 //! handed back with its provider task recorded, and the next worker resumes that
-//! task instead of paying for a new one. The API key never reaches logs or Redis.
+//! task instead of paying for a new one. A second signal exits at once, and the
+//! next worker still resumes every recorded task. The API key never reaches logs or
+//! Redis.
 
+use crate::process::WorkerProcess;
 use crate::support;
 
 use std::process::Stdio;
@@ -194,5 +197,43 @@ async fn work_not_finished_within_the_grace_is_handed_back_and_resumed_without_r
         assert_eq!(h.job(&id_of(j)).await["attempts"], "1");
     }
     second.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once_and_the_next_worker_resumes_everything() {
+    let h = Harness::new(slow(4000)).await;
+    let mut env = h.process_env();
+    env.push(("FLUXQ_SHUTDOWN_GRACE", "20".into()));
+    env.push(("FLUXQ_LEASE", "3".into())); // what the exit leaves held lapses soon
+    let mut worker = WorkerProcess::start(&env);
+    let jobs: Vec<_> = (0..3)
+        .map(|i| job(&format!("impatient vase {i}"), i))
+        .collect();
+    h.submit(&jobs, "impatient", Lane::Bulk).await;
+    wait_in_flight(&h, 3).await;
+
+    let signalled = tokio::time::Instant::now();
+    worker.terminate();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    worker.terminate();
+    let status = worker.wait_exit(Duration::from_secs(5)).await;
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        signalled.elapsed() < Duration::from_secs(2),
+        "exited at once, not after the 4 s tasks or the 20 s grace"
+    );
+    for j in &jobs {
+        let rec = h.job(&id_of(j)).await;
+        assert_eq!(rec["status"], "running", "{rec:?}");
+        assert!(!rec["provider_task_id"].is_empty(), "{rec:?}");
+    }
+
+    let next = h.spawn_worker(h.worker_config());
+    let batch = h.wait_batch("impatient", 3, Duration::from_secs(60)).await;
+    assert_eq!(batch.succeeded, 3);
+    assert_eq!(h.stats().submissions, 3, "the recorded tasks were resumed");
+    assert_eq!(batch.cost.0, h.stats().micro_usd_billed);
+    next.stop().await;
     h.cleanup().await;
 }
