@@ -169,9 +169,10 @@ enum Submit {
 }
 
 /// Takes a provider slot (waiting behind the fleet's limit, its cool-down and the
-/// submit rate), counts the attempt unless the account's breaker is open, and submits. A 429
-/// shrinks the fleet's limit and is tried again after the cool-down without counting
-/// an attempt; a 402/403 opens the breaker and hands the job back.
+/// submit rate), counts the attempt if the submission may be sent now (see
+/// [`Counted`]: the breaker, the job's lease and state are checked in that step) and
+/// submits. A 429 shrinks the fleet's limit and is tried again after the cool-down
+/// without counting an attempt; a 402/403 opens the breaker and hands the job back.
 #[allow(clippy::too_many_arguments)] // one call site; these are the job's state there
 async fn submit(
     ctx: &Ctx,
