@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use fluxq_common::{DelayTiers, Lane, Names, ProviderKind};
+use fluxq_common::{DelayTiers, Lane, Names, ProviderKind, RetryPolicy};
 use fluxq_mock_provider::{MockConfig, MockProvider, Stats};
 use fluxq_producer::amqp;
 use fluxq_producer::records::{BatchStatus, Records};
@@ -326,17 +326,10 @@ impl Harness {
         self.cleanup_with_tiers(&tiers).await;
     }
 
-    /// As [`Harness::cleanup`], for a test that declared other delay tiers too.
+    /// As [`Harness::cleanup`], for a test that declared other delay tiers too. The
+    /// delay queues of the default retry policy (what worker processes started with
+    /// [`Harness::process_env`] declare) are always deleted as well.
     pub async fn cleanup_with_tiers(self, extra: &DelayTiers) {
-        let Ok(ch) = self.conn.create_channel().await else {
-            // The broker went away (a test restarted it): nothing to clean there.
-            self.mock.shutdown().await;
-            return;
-        };
-        let own = DelayTiers::for_policy(&self.worker_config().retry);
-        amqp::delete_topology(&ch, &self.names, &[&own, extra])
-            .await
-            .expect("delete the test's queues");
         let mut conn = self.redis.clone();
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg(format!("{}:*", self.names.namespace()))
@@ -346,7 +339,15 @@ impl Harness {
         for chunk in keys.chunks(500) {
             let _: Result<(), _> = conn.del(chunk).await;
         }
-        let _ = self.conn.close(200, "done".into()).await;
+        // A test that restarted its broker has no channel left there to clean with.
+        if let Ok(ch) = self.conn.create_channel().await {
+            let own = DelayTiers::for_policy(&self.worker_config().retry);
+            let default = DelayTiers::for_policy(&RetryPolicy::default());
+            amqp::delete_topology(&ch, &self.names, &[&own, &default, extra])
+                .await
+                .expect("delete the test's queues");
+            let _ = self.conn.close(200, "done".into()).await;
+        }
         self.mock.shutdown().await;
     }
 }
