@@ -13,17 +13,11 @@ use std::time::Duration;
 use fluxq_common::Lane;
 use fluxq_mock_provider::MockConfig;
 use redis::AsyncCommands;
-use support::{Harness, id_of, job};
+use support::{Harness, fixed_latency, id_of, job};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_whose_worker_is_killed_resumes_its_paid_task() {
-    let latency = Duration::from_secs(3);
-    let h = Harness::new(MockConfig {
-        latency_min: latency,
-        latency_max: latency,
-        ..MockConfig::default()
-    })
-    .await;
+    let h = Harness::new(fixed_latency(3000)).await;
     let mut env = h.process_env();
     env.push(("FLUXQ_LEASE", "3".into()));
     let mut doomed = WorkerProcess::start(&env);
@@ -147,13 +141,7 @@ async fn waiting_for_the_slot(h: &Harness, ids: &[uuid::Uuid]) -> Vec<uuid::Uuid
 /// that another execution finished meanwhile is not submitted at all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_submit_gate_keeps_jobs_whose_lease_lapsed_while_they_waited() {
-    let latency = Duration::from_millis(1500);
-    let h = Harness::new(MockConfig {
-        latency_min: latency,
-        latency_max: latency,
-        ..MockConfig::default()
-    })
-    .await;
+    let h = Harness::new(fixed_latency(1500)).await;
     let mut c = h.worker_config();
     c.limits.provider_concurrency = 1;
     c.lease = Duration::from_secs(30); // renewed every 10 s: not during the test

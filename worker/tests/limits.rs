@@ -15,16 +15,7 @@ use fluxq_mock_provider::{KnobsPatch, MockConfig};
 use fluxq_worker::limiter::Account;
 use fluxq_worker::secret::ApiKey;
 use redis::AsyncCommands;
-use support::{Harness, id_of, job};
-
-fn latency(ms: u64) -> MockConfig {
-    let d = Duration::from_millis(ms);
-    MockConfig {
-        latency_min: d,
-        latency_max: d,
-        ..MockConfig::default()
-    }
-}
+use support::{Harness, fixed_latency, id_of, job};
 
 fn account(h: &Harness) -> String {
     Account::new(
@@ -100,7 +91,7 @@ async fn assert_submitted_within(
 async fn three_workers_never_exceed_the_providers_cap() {
     let h = Harness::new(MockConfig {
         max_in_flight: Some(8),
-        ..latency(300)
+        ..fixed_latency(300)
     })
     .await;
     let workers: Vec<_> = ["a", "b", "c"]
@@ -138,7 +129,7 @@ async fn three_workers_never_exceed_the_providers_cap() {
 async fn late_workers_get_their_share_and_interactive_jobs_start_at_once() {
     let h = Harness::new(MockConfig {
         max_in_flight: Some(8),
-        ..latency(250)
+        ..fixed_latency(250)
     })
     .await;
     let bulk: Vec<_> = (0..400)
@@ -195,7 +186,7 @@ async fn late_workers_get_their_share_and_interactive_jobs_start_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_workers_slots_return_to_the_fleet_within_the_lease() {
-    let h = Harness::new(latency(1500)).await;
+    let h = Harness::new(fixed_latency(1500)).await;
     let mut env = h.process_env();
     env.extend([
         ("FLUXQ_PROVIDER_CONCURRENCY", "4".into()),
@@ -256,7 +247,7 @@ async fn running_out_of_credits_opens_the_breaker_without_failing_jobs() {
     // 512x512 pro costs 3 credits: enough for three jobs.
     let h = Harness::new(MockConfig {
         credits: Some(9.0),
-        ..latency(100)
+        ..fixed_latency(100)
     })
     .await;
     let mut c = h.worker_config();
@@ -325,7 +316,7 @@ async fn throttling_never_spends_the_retry_budget() {
     let h = Harness::new(MockConfig {
         throttle_rate: 0.2,
         retry_after_secs: 0,
-        ..latency(50)
+        ..fixed_latency(50)
     })
     .await;
     let mut c = h.worker_config();
@@ -350,7 +341,7 @@ async fn throttling_never_spends_the_retry_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interactive_jobs_overtake_a_bulk_backlog() {
-    let h = Harness::new(latency(300)).await;
+    let h = Harness::new(fixed_latency(300)).await;
     let mut c = h.worker_config();
     c.concurrency = 8;
     c.limits.provider_concurrency = 4;
@@ -378,7 +369,7 @@ async fn interactive_jobs_overtake_a_bulk_backlog() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_breaker_opened_elsewhere_stops_every_submit_here() {
-    let h = Harness::new(latency(50)).await;
+    let h = Harness::new(fixed_latency(50)).await;
     let breaker = h.names.breaker_key(&account(&h));
     let mut conn = h.redis.clone();
     // Another worker saw a 402 and holds the right to probe for the next 3 s.
@@ -429,7 +420,7 @@ async fn accepted_submits_grow_a_throttled_limit_back_to_the_maximum() {
     let h = Harness::new(MockConfig {
         throttle_rate: 0.5,
         retry_after_secs: 0,
-        ..latency(20)
+        ..fixed_latency(20)
     })
     .await;
     let mut c = h.worker_config();

@@ -12,16 +12,7 @@ use fluxq_common::Lane;
 use fluxq_mock_provider::MockConfig;
 use support::scratch::{Rabbit, Redis};
 use support::services::{self, Services};
-use support::{Harness, job};
-
-fn slow(ms: u64) -> MockConfig {
-    let d = Duration::from_millis(ms);
-    MockConfig {
-        latency_min: d,
-        latency_max: d,
-        ..MockConfig::default()
-    }
-}
+use support::{Harness, fixed_latency, job};
 
 async fn wait_succeeded(h: &Harness, batch: &str, n: u64) {
     let start = tokio::time::Instant::now();
@@ -49,7 +40,7 @@ async fn the_worker_survives_a_broker_killed_and_restarted() {
         amqp_url: rabbit.url(),
         redis_url: services::get().await.redis_url.clone(),
     };
-    let h = Harness::with_services(svc, slow(700)).await;
+    let h = Harness::with_services(svc, fixed_latency(700)).await;
     let worker = h.spawn_worker(h.worker_config());
     let jobs: Vec<_> = (0..40)
         .map(|i| job(&format!("broker outage {i}"), i))
@@ -80,7 +71,7 @@ async fn the_worker_survives_redis_killed_and_restarted() {
         amqp_url: services::get().await.amqp_url.clone(),
         redis_url: redis.url(),
     };
-    let h = Harness::with_services(svc, slow(700)).await;
+    let h = Harness::with_services(svc, fixed_latency(700)).await;
     let worker = h.spawn_worker(h.worker_config());
     let jobs: Vec<_> = (0..30)
         .map(|i| job(&format!("redis outage {i}"), i))
@@ -147,7 +138,7 @@ async fn shutdown_stays_bounded_while_the_broker_does_not_answer() {
         amqp_url: rabbit.url(),
         redis_url: services::get().await.redis_url.clone(),
     };
-    let h = Harness::with_services(svc, slow(15_000)).await;
+    let h = Harness::with_services(svc, fixed_latency(15_000)).await;
     let mut config = h.worker_config();
     config.shutdown_grace = Duration::from_millis(500);
     let worker = h.spawn_worker(config);

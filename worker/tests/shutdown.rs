@@ -14,7 +14,7 @@ use std::time::Duration;
 use fluxq_common::Lane;
 use fluxq_mock_provider::MockConfig;
 use redis::AsyncCommands;
-use support::{Harness, id_of, job};
+use support::{Harness, fixed_latency, id_of, job};
 use tokio::io::AsyncReadExt;
 
 const KEY: &str = "sk-fluxq-test-7f3a9c-secret";
@@ -22,9 +22,7 @@ const KEY: &str = "sk-fluxq-test-7f3a9c-secret";
 fn slow(ms: u64) -> MockConfig {
     MockConfig {
         api_key: KEY.into(),
-        latency_min: Duration::from_millis(ms),
-        latency_max: Duration::from_millis(ms),
-        ..MockConfig::default()
+        ..fixed_latency(ms)
     }
 }
 

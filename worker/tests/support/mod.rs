@@ -352,6 +352,16 @@ impl Harness {
     }
 }
 
+/// A mock provider whose every task takes exactly `ms` milliseconds.
+pub fn fixed_latency(ms: u64) -> MockConfig {
+    let d = Duration::from_millis(ms);
+    MockConfig {
+        latency_min: d,
+        latency_max: d,
+        ..MockConfig::default()
+    }
+}
+
 /// A job as a user would write it, with a prompt unique to the test.
 pub fn job(prompt: &str, seed: u64) -> serde_json::Value {
     serde_json::json!({
