@@ -11,10 +11,10 @@ use fluxq_common::job::{readable_batch, readable_id};
 use fluxq_common::{Lane, Names};
 use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use redis::Script;
 
-use crate::amqp::{self, AmqpError, ChannelSource, HDR_LANE, HDR_PUBLISHED_MS, HDR_REASON};
-use crate::records::{LUA_LIB, Records, StoreError, now_rfc3339};
+use fluxq_wire::amqp::{self, AmqpError, ChannelSource};
+use fluxq_wire::headers::{self, HDR_LANE, HDR_PUBLISHED_MS, HDR_REASON};
+use fluxq_wire::{RedisStore, StoreError};
 
 /// Which dead letters to replay; `None` matches everything.
 #[derive(Debug, Clone, Default)]
@@ -40,7 +40,7 @@ pub struct ReplayReport {
     pub examined: u64,
     /// Published again to their lane.
     pub replayed: u64,
-    /// Records reopened (failed → queued).
+    /// RedisStore reopened (failed → queued).
     pub reopened: u64,
     /// Left in the dead-letter queue.
     pub kept: u64,
@@ -63,11 +63,10 @@ impl From<lapin::Error> for ReplayError {
 /// Replays the dead letters that match `filter`.
 pub async fn replay_dead(
     source: &mut ChannelSource,
-    records: &Records,
+    records: &RedisStore,
     names: &Names,
     filter: &ReplayFilter,
 ) -> Result<ReplayReport, ReplayError> {
-    let reopen = Script::new(&format!("{LUA_LIB}\n{}", include_str!("lua/reopen.lua")));
     let ch = source.channel().await?;
     let dead = names.dead_queue();
     let passive = QueueDeclareOptions {
@@ -88,34 +87,25 @@ pub async fn replay_dead(
         };
         let d = msg.delivery;
         report.examined += 1;
-        let reason = amqp::header_str(&d.properties, HDR_REASON).unwrap_or_default();
+        let reason = headers::header_str(&d.properties, HDR_REASON).unwrap_or_default();
         let batch = readable_batch(&d.data);
         let id = readable_id(&d.data);
         let message_id = id.map(|u| u.to_string()).unwrap_or_default();
         if filter.matches(batch.as_deref(), &reason) {
             if let Some(id) = id {
-                let b = batch.as_deref().unwrap_or("");
-                let done: i64 = reopen
-                    .key(names.job_key(&id))
-                    .key(names.batch_key(b))
-                    .key(names.batch_failed_key(b))
-                    .arg(now_rfc3339())
-                    .arg(id.to_string())
-                    .invoke_async(&mut records.connection())
-                    .await
-                    .map_err(StoreError::from)?;
-                report.reopened += u64::try_from(done).unwrap_or(0);
+                let reopened = records.reopen(&id, batch.as_deref()).await?;
+                report.reopened += u64::from(reopened);
             }
-            let lane = amqp::header_str(&d.properties, HDR_LANE)
+            let lane = headers::header_str(&d.properties, HDR_LANE)
                 .and_then(|l| Lane::parse(&l))
                 .unwrap_or_default();
-            let mut headers = FieldTable::default();
-            amqp::set_header_int(
-                &mut headers,
+            let mut fresh = FieldTable::default();
+            headers::set_header_int(
+                &mut fresh,
                 HDR_PUBLISHED_MS,
                 chrono::Utc::now().timestamp_millis(),
             );
-            let props = amqp::job_properties(&message_id, headers);
+            let props = amqp::job_properties(&message_id, fresh);
             amqp::publish_confirmed(&ch, &names.jobs_exchange(), lane.as_str(), &d.data, props)
                 .await?;
             report.replayed += 1;

@@ -1,10 +1,14 @@
 //! `producer status` and `producer submit --wait`: a batch's counts and cost.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
+
+use redis::AsyncCommands;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::records::{BatchStatus, FailedJob, Records, StoreError};
+use fluxq_wire::store::{BatchStatus, FailedJob};
+use fluxq_wire::{RedisStore, StoreError};
 
 /// How many failed jobs `status` lists.
 pub const MAX_LISTED_FAILURES: usize = 50;
@@ -54,42 +58,48 @@ pub fn report(batch: &str, s: &BatchStatus, failed: &[FailedJob]) -> String {
 /// The fleet's provider limits as Redis holds them, one line per account: slots in
 /// flight and the effective limit (`{ns}:limiter:{account}:*`), the shared cool-down,
 /// 429s seen, and whether the account's breaker is open (`{ns}:breaker:{account}`).
-pub async fn limiter_report(records: &Records) -> Result<String, StoreError> {
-    let ns = records.namespace().to_owned();
+/// Accounts are found with `SCAN` (never `KEYS`, which blocks Redis for the fleet).
+pub async fn limiter_report(records: &RedisStore) -> Result<String, StoreError> {
+    let names = records.names().clone();
     let mut conn = records.connection();
-    let mut accounts = std::collections::BTreeSet::new();
-    for pattern in [format!("{ns}:limiter:*:state"), format!("{ns}:breaker:*")] {
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(&pattern)
-            .query_async(&mut conn)
-            .await?;
+    let mut accounts = BTreeSet::new();
+    // Each key pattern with its account as the wildcard, and how to read it back.
+    let marker = "\u{1}";
+    for (pattern, shape) in [
+        (
+            names.limiter_key("*", "state"),
+            names.limiter_key(marker, "state"),
+        ),
+        (names.breaker_key("*"), names.breaker_key(marker)),
+    ] {
+        let Some((prefix, suffix)) = shape.split_once(marker) else {
+            continue;
+        };
+        let keys: Vec<String> = {
+            let mut iter = conn.scan_match::<_, String>(&pattern).await?;
+            let mut keys = Vec::new();
+            while let Some(k) = iter.next_item().await {
+                keys.push(k?);
+            }
+            keys
+        };
         for k in keys {
-            let rest = k.strip_prefix(&format!("{ns}:")).unwrap_or(&k);
-            let account = if let Some(a) = rest
-                .strip_prefix("limiter:")
-                .and_then(|r| r.strip_suffix(":state"))
-            {
-                a
-            } else if let Some(a) = rest
-                .strip_prefix("breaker:")
-                .filter(|a| !a.ends_with(":probe"))
-            {
-                a
-            } else {
-                continue;
-            };
-            accounts.insert(account.to_owned());
+            let account = k.strip_prefix(prefix).and_then(|r| r.strip_suffix(suffix));
+            // `{ns}:breaker:{account}:probe` matches the breaker pattern too.
+            if let Some(a) = account.filter(|a| !a.ends_with(":probe")) {
+                accounts.insert(a.to_owned());
+            }
         }
     }
     let now_ms = chrono::Utc::now().timestamp_millis();
     let mut out = String::new();
     for a in accounts {
         let state: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(format!("{ns}:limiter:{a}:state"))
+            .arg(names.limiter_key(&a, "state"))
             .query_async(&mut conn)
             .await?;
         let used: u64 = redis::cmd("ZCOUNT")
-            .arg(format!("{ns}:limiter:{a}:slots"))
+            .arg(names.limiter_key(&a, "slots"))
             .arg(now_ms)
             .arg("+inf")
             .query_async(&mut conn)
@@ -106,7 +116,7 @@ pub async fn limiter_report(records: &Records) -> Result<String, StoreError> {
             .cloned()
             .unwrap_or_else(|| "0".into());
         let breaker: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(format!("{ns}:breaker:{a}"))
+            .arg(names.breaker_key(&a))
             .query_async(&mut conn)
             .await?;
         let breaker = match (breaker.get("since"), breaker.get("reason")) {
@@ -126,7 +136,7 @@ pub async fn limiter_report(records: &Records) -> Result<String, StoreError> {
 
 /// Shows a progress bar until every job of the batch is final; returns the final counts.
 pub async fn wait(
-    records: &Records,
+    records: &RedisStore,
     batch: &str,
     every: Duration,
 ) -> Result<BatchStatus, StoreError> {

@@ -15,8 +15,9 @@ use lapin::Channel;
 use lapin::types::FieldTable;
 use uuid::Uuid;
 
-use crate::amqp::{self, AmqpError, ChannelSource};
-use crate::records::{Records, StoreError};
+use fluxq_wire::amqp::{self, AmqpError, ChannelSource};
+use fluxq_wire::headers;
+use fluxq_wire::{RedisStore, StoreError};
 
 /// How many bad lines are kept to report (all are counted).
 pub const MAX_REPORTED_ERRORS: usize = 1000;
@@ -171,7 +172,7 @@ const REPUBLISH_FOR: std::time::Duration = std::time::Duration::from_secs(120);
 pub async fn publish(
     prepared: &Prepared,
     source: &mut ChannelSource,
-    records: &Records,
+    records: &RedisStore,
     names: &Names,
     lane: Lane,
     default_provider: ProviderKind,
@@ -200,7 +201,7 @@ pub async fn publish(
 async fn publish_until_confirmed(
     window: &[(JobSpec, String)],
     source: &mut ChannelSource,
-    records: &Records,
+    records: &RedisStore,
     exchange: &str,
     lane: Lane,
 ) -> Result<u64, SubmitError> {
@@ -231,7 +232,7 @@ async fn publish_until_confirmed(
 async fn publish_window(
     window: &[(JobSpec, String)],
     ch: &Channel,
-    records: &Records,
+    records: &RedisStore,
     exchange: &str,
     lane: Lane,
 ) -> Result<u64, SubmitError> {
@@ -243,7 +244,7 @@ async fn publish_window(
     let now_ms = chrono::Utc::now().timestamp_millis();
     let publishes = window.iter().map(|(spec, body)| {
         let mut headers = FieldTable::default();
-        amqp::set_header_int(&mut headers, amqp::HDR_PUBLISHED_MS, now_ms);
+        headers::set_header_int(&mut headers, headers::HDR_PUBLISHED_MS, now_ms);
         let props = amqp::job_properties(&spec.id.to_string(), headers);
         amqp::publish_confirmed(ch, exchange, lane.as_str(), body.as_bytes(), props)
     });

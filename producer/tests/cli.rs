@@ -10,8 +10,9 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use fluxq_common::{DelayTiers, Lane, Names, RetryPolicy};
-use fluxq_producer::amqp;
-use fluxq_producer::records::{self, Records};
+use fluxq_wire::RedisStore;
+use fluxq_wire::amqp;
+use fluxq_wire::redis as records;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use redis::AsyncCommands;
@@ -20,7 +21,7 @@ struct Ns {
     names: Names,
     svc: services::Services,
     conn: lapin::Connection,
-    records: Records,
+    records: RedisStore,
     redis: redis::aio::ConnectionManager,
 }
 
@@ -45,7 +46,7 @@ impl Ns {
         .unwrap();
         let redis = records::connect(&svc.redis_url).await.unwrap();
         Self {
-            records: Records::new(redis.clone(), names.clone()),
+            records: RedisStore::new(redis.clone(), names.clone()),
             names,
             svc,
             conn,

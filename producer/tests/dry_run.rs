@@ -75,7 +75,7 @@ async fn a_dry_run_prints_the_estimate_by_provider_and_model_and_publishes_nothi
     );
 
     // Nothing was published or recorded: no queue, no key under the namespace.
-    let conn = fluxq_producer::amqp::connect(&svc.amqp_url, "fluxq-dry-run-test")
+    let conn = fluxq_wire::amqp::connect(&svc.amqp_url, "fluxq-dry-run-test")
         .await
         .unwrap();
     let ch = conn.create_channel().await.unwrap();
@@ -91,9 +91,7 @@ async fn a_dry_run_prints_the_estimate_by_provider_and_model_and_publishes_nothi
         "the lane queue was never declared"
     );
     let _ = conn.close(200, "done".into()).await;
-    let mut redis = fluxq_producer::records::connect(&svc.redis_url)
-        .await
-        .unwrap();
+    let mut redis = fluxq_wire::redis::connect(&svc.redis_url).await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{ns}:*"))
         .query_async(&mut redis)

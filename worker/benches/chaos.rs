@@ -27,9 +27,10 @@ use std::time::{Duration, Instant};
 
 use fluxq_common::{DelayTiers, Lane, Names, ProviderKind, RetryPolicy};
 use fluxq_mock_provider::{MockConfig, MockProvider};
-use fluxq_producer::amqp::ChannelSource;
-use fluxq_producer::records::{self, Records};
 use fluxq_producer::submit;
+use fluxq_wire::RedisStore;
+use fluxq_wire::amqp::ChannelSource;
+use fluxq_wire::redis as records;
 use rand::Rng;
 use redis::AsyncCommands;
 
@@ -121,7 +122,7 @@ async fn main() -> ExitCode {
     .unwrap();
     let out = tempfile::tempdir().unwrap();
     let redis = records::connect(&redis_srv.url()).await.unwrap();
-    let recs = Records::new(redis.clone(), names.clone());
+    let recs = RedisStore::new(redis.clone(), names.clone());
     let kill_plan = if kill_every == 0 {
         "no kills".to_owned()
     } else {
@@ -337,7 +338,7 @@ async fn main() -> ExitCode {
 /// Messages ready in each of the namespace's queues (passive declares; a queue that
 /// does not exist is said so).
 async fn print_queue_depths(url: &str, names: &Names) {
-    let Ok(conn) = fluxq_producer::amqp::connect(url, "fluxq-chaos-report").await else {
+    let Ok(conn) = fluxq_wire::amqp::connect(url, "fluxq-chaos-report").await else {
         println!("  queues: RabbitMQ does not answer");
         return;
     };

@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 
 use fluxq_common::{DelayTiers, Lane, Names, ProviderKind, RetryPolicy};
 use fluxq_mock_provider::{MockConfig, MockProvider};
-use fluxq_producer::records::Records;
-use fluxq_producer::{amqp, records, submit};
+use fluxq_producer::submit;
+use fluxq_wire::RedisStore;
+use fluxq_wire::{amqp, redis as records};
 use redis::AsyncCommands;
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -35,7 +36,7 @@ fn env_or(name: &str, default: u64) -> u64 {
 
 struct Run {
     names: Names,
-    records: Records,
+    records: RedisStore,
     redis: redis::aio::ConnectionManager,
     conn: lapin::Connection,
     mock: MockProvider,
@@ -65,7 +66,7 @@ impl Run {
             .await
             .unwrap();
         Self {
-            records: Records::new(redis.clone(), names.clone()),
+            records: RedisStore::new(redis.clone(), names.clone()),
             names,
             redis,
             conn,

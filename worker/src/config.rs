@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use fluxq_common::{Names, ProviderKind, RetryPolicy};
-use fluxq_producer::config::ConnArgs;
+use fluxq_wire::ConnArgs;
 use url::Url;
 
 use crate::poll::PollSchedule;

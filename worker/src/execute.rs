@@ -15,7 +15,8 @@ use crate::Ctx;
 use crate::limiter::{ProviderLimits, Slot};
 use crate::poll::EndBracket;
 use crate::provider::PollStatus;
-use crate::store::{Counted, StoreError, TaskRef};
+use fluxq_wire::StoreError;
+use fluxq_wire::store::{Counted, TaskRef};
 
 mod images;
 

@@ -26,14 +26,13 @@ pub mod provider;
 pub mod publisher;
 pub mod runner;
 pub mod secret;
-pub mod store;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use fluxq_common::{DelayTiers, Lane, Names, ProviderKind, RetryPolicy};
-use fluxq_producer::amqp::{self, AmqpError};
+use fluxq_wire::amqp::{self, AmqpError};
 use futures_util::StreamExt;
 use lapin::Connection;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
@@ -51,7 +50,7 @@ use crate::output::OutputSink;
 use crate::poll::PollSchedule;
 use crate::provider::{BflProvider, Providers, RunwareProvider};
 use crate::publisher::Publisher;
-use crate::store::RedisStore;
+use fluxq_wire::RedisStore;
 
 /// What every job of this process shares.
 #[derive(Debug)]
@@ -257,7 +256,7 @@ async fn connect_redis(
 ) -> Option<redis::aio::ConnectionManager> {
     let mut backoff = reconnect_backoff();
     loop {
-        match fluxq_producer::records::connect(url).await {
+        match fluxq_wire::redis::connect(url).await {
             Ok(c) => return Some(c),
             Err(e) => {
                 let wait = backoff.next().unwrap_or(Duration::from_secs(10));

@@ -14,11 +14,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-pub use jobs::carry_first_published;
-
-/// When the job was first published (ms since the epoch); kept across retries, while
-/// `x-fluxq-published-ms` is the latest (re)publication.
-pub const HDR_FIRST_PUBLISHED_MS: &str = "x-fluxq-first-published-ms";
 /// The `provider` and `model` labels of a message that never became a valid job.
 pub const UNKNOWN: &str = "unknown";
 

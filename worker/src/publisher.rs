@@ -3,7 +3,7 @@
 
 use std::sync::RwLock;
 
-use fluxq_producer::amqp::{self, AmqpError};
+use fluxq_wire::amqp::{self, AmqpError};
 use lapin::{BasicProperties, Channel};
 use tokio_util::sync::CancellationToken;
 

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use fluxq_common::job::{readable_batch, readable_id};
 use fluxq_common::{Decision, Failure, FailureKind, JobMessage, JobSpec, JobStatus, Lane};
-use fluxq_producer::amqp::{
-    self, HDR_ATTEMPTS, HDR_DELAY_MS, HDR_LANE, HDR_PUBLISHED_MS, HDR_REASON,
-};
+use fluxq_wire::StoreError;
+use fluxq_wire::amqp;
+use fluxq_wire::headers::{self, HDR_ATTEMPTS};
+use fluxq_wire::store::{Claim, Outcome, Written};
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
-use lapin::types::FieldTable;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
 use uuid::Uuid;
@@ -19,7 +19,6 @@ use uuid::Uuid;
 use crate::Ctx;
 use crate::execute::{Step, execute};
 use crate::publisher::PublishError;
-use crate::store::{Claim, Outcome, StoreError, Written};
 
 /// What to do with the delivery once the job's fate is recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +142,7 @@ async fn process(
             Claim::Busy => {
                 debug!("Another delivery of this job is running; deferring this one.");
                 let tier = ctx.tiers.pick(Duration::from_secs(2));
-                let attempts = amqp::header_int(&d.properties, HDR_ATTEMPTS).unwrap_or(0);
+                let attempts = headers::header_int(&d.properties, HDR_ATTEMPTS).unwrap_or(0);
                 republish(ctx, d, lane, tier, attempts, "deferred: job running elsewhere").await?;
                 Ok(Settle::Ack)
             }
@@ -300,20 +299,12 @@ async fn republish(
     attempts: i64,
     reason: &str,
 ) -> Result<(), RunError> {
-    let mut headers = FieldTable::default();
-    amqp::set_header_int(&mut headers, HDR_ATTEMPTS, attempts);
-    amqp::set_header_int(&mut headers, HDR_DELAY_MS, tier.as_millis() as i64);
-    amqp::set_header_int(
-        &mut headers,
-        HDR_PUBLISHED_MS,
-        chrono::Utc::now().timestamp_millis(),
-    );
-    amqp::set_header_str(&mut headers, HDR_REASON, reason);
-    crate::metrics::carry_first_published(&d.properties, &mut headers);
-    amqp::set_header_str(
-        &mut headers,
-        amqp::HDR_TIER,
+    let headers = headers::retry_headers(
+        &d.properties,
+        attempts,
+        tier.as_millis() as i64,
         &fluxq_common::Names::delay_tier(tier),
+        reason,
     );
     let id = message_id(d);
     ctx.publisher
@@ -334,15 +325,7 @@ async fn dead_letter(
     reason: &str,
     attempts: u32,
 ) -> Result<(), RunError> {
-    let mut headers = FieldTable::default();
-    amqp::set_header_str(&mut headers, HDR_REASON, reason);
-    amqp::set_header_int(&mut headers, HDR_ATTEMPTS, i64::from(attempts));
-    amqp::set_header_str(&mut headers, HDR_LANE, lane.as_str());
-    amqp::set_header_int(
-        &mut headers,
-        HDR_PUBLISHED_MS,
-        chrono::Utc::now().timestamp_millis(),
-    );
+    let headers = headers::dead_letter_headers(reason, attempts, lane.as_str());
     let id = message_id(d);
     ctx.publisher
         .publish(

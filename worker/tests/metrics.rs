@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use fluxq_common::{Lane, MicroUsd};
 use fluxq_mock_provider::{KnobsPatch, MockConfig};
-use fluxq_producer::amqp;
+use fluxq_wire::amqp;
+use fluxq_wire::headers;
 use lapin::types::FieldTable;
 use process::{WorkerProcess, get, wait_status};
 use support::{Harness, job};
@@ -148,7 +149,7 @@ async fn metrics_match_what_the_provider_saw_and_readiness_follows_the_worker() 
     let waits = value(&m, "fluxq_queue_wait_seconds_count");
     let mut headers = FieldTable::default();
     let now = chrono::Utc::now().timestamp_millis();
-    amqp::set_header_int(&mut headers, amqp::HDR_PUBLISHED_MS, now);
+    headers::set_header_int(&mut headers, headers::HDR_PUBLISHED_MS, now);
     let again = serde_json::json!({"id": jobs[0]["id"], "batch": "metered", "model": "flux-2-pro", "prompt": jobs[0]["prompt"], "width": 512, "height": 512, "seed": 0});
     let props = amqp::job_properties(jobs[0]["id"].as_str().unwrap(), headers);
     let body = serde_json::to_vec(&again).unwrap();

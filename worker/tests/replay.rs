@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use fluxq_common::{DelayTiers, Lane, MicroUsd, RetryPolicy};
 use fluxq_mock_provider::{KnobsPatch, MockConfig};
-use fluxq_producer::amqp::ChannelSource;
 use fluxq_producer::replay::{ReplayFilter, ReplayReport, replay_dead};
+use fluxq_wire::amqp::ChannelSource;
 use support::{Harness, id_of, job};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

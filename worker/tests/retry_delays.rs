@@ -24,7 +24,7 @@ async fn retry_delays_follow_the_policy_and_exhaustion_dead_letters() {
     config.retry.max_attempts = 5;
     let policy = config.retry;
     let tiers = DelayTiers::for_policy(&policy);
-    fluxq_producer::amqp::declare_topology(&h.channel, &h.names, &tiers)
+    fluxq_wire::amqp::declare_topology(&h.channel, &h.names, &tiers)
         .await
         .unwrap();
     let worker = h.spawn_worker(config);

@@ -11,7 +11,8 @@ use tracing::{info, warn};
 
 use super::Step;
 use crate::Ctx;
-use crate::store::{StoreError, TaskRef};
+use fluxq_wire::StoreError;
+use fluxq_wire::store::TaskRef;
 
 /// Downloads and stores the images at `urls`, after recording `charge` for `task`.
 pub(super) async fn store(

@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
-use crate::store::StoreError;
+use fluxq_wire::StoreError;
 
 /// Why the breaker is open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,7 @@ impl Breaker {
     /// Opens the breaker; `true` if this call opened it (it was closed).
     pub async fn open(&self, reason: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
-        let now = fluxq_producer::records::now_rfc3339();
+        let now = fluxq_wire::now_rfc3339();
         let opened: bool = conn.hset_nx(&self.key, "since", &now).await?;
         let _: () = conn.hset(&self.key, "reason", reason).await?;
         Ok(opened)

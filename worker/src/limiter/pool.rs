@@ -211,8 +211,8 @@ impl SlotPool {
             keys,
             config,
             worker_id: worker_id.to_owned(),
-            acquire: Script::new(include_str!("../lua/slots_acquire.lua")),
-            feedback: Script::new(include_str!("../lua/slots_feedback.lua")),
+            acquire: fluxq_wire::lua::script(include_str!("lua/slots_acquire.lua")),
+            feedback: fluxq_wire::lua::script(include_str!("lua/slots_feedback.lua")),
             state: Mutex::new(State::default()),
             wake: Notify::new(),
         });

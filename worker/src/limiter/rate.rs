@@ -33,7 +33,7 @@ impl RateLimiter {
             conn,
             key,
             rate,
-            script: Script::new(include_str!("../lua/rate.lua")),
+            script: fluxq_wire::lua::script(include_str!("lua/rate.lua")),
         }
     }
 

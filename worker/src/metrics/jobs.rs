@@ -6,22 +6,19 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use fluxq_common::{Failure, FailureKind, JobSpec, JobStatus, ProviderKind};
-use fluxq_producer::amqp::{self, HDR_DELAY_MS, HDR_PUBLISHED_MS};
+use fluxq_wire::headers::{self, HDR_DELAY_MS, HDR_PUBLISHED_MS, first_published_ms};
 use lapin::BasicProperties;
 use lapin::message::Delivery;
-use lapin::types::FieldTable;
 
-use super::{
-    CostLabels, FinishedLabels, HDR_FIRST_PUBLISHED_MS, InFlight, Metrics, ProviderLabel, UNKNOWN,
-};
-use crate::store::{Finished, Written};
+use super::{CostLabels, FinishedLabels, InFlight, Metrics, ProviderLabel, UNKNOWN};
+use fluxq_wire::store::{Finished, Written};
 
 impl Metrics {
     /// A delivery was taken: observes how long it waited in its queue and counts it
     /// in flight until the returned guard is dropped.
     pub fn delivery_started(&self, props: &BasicProperties) -> InFlight {
-        if let Some(published) = amqp::header_int(props, HDR_PUBLISHED_MS) {
-            let delay = amqp::header_int(props, HDR_DELAY_MS).unwrap_or(0).max(0);
+        if let Some(published) = headers::header_int(props, HDR_PUBLISHED_MS) {
+            let delay = headers::header_int(props, HDR_DELAY_MS).unwrap_or(0).max(0);
             self.queue_wait
                 .observe(seconds_since(published.saturating_add(delay)));
         }
@@ -105,18 +102,6 @@ impl Metrics {
         self.cost
             .get_or_create(&CostLabels { provider, model })
             .inc_by(f.charged.0);
-    }
-}
-
-fn first_published_ms(props: &BasicProperties) -> Option<i64> {
-    amqp::header_int(props, HDR_FIRST_PUBLISHED_MS)
-        .or_else(|| amqp::header_int(props, HDR_PUBLISHED_MS))
-}
-
-/// Keeps the first publication time on a message being republished (a retry).
-pub fn carry_first_published(props: &BasicProperties, headers: &mut FieldTable) {
-    if let Some(first) = first_published_ms(props) {
-        amqp::set_header_int(headers, HDR_FIRST_PUBLISHED_MS, first);
     }
 }
 

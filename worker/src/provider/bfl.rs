@@ -11,7 +11,7 @@ use url::Url;
 use super::http::{key_allowed, response_failure, transport_failure};
 use super::{Image, PollStatus, Provider, Submitted};
 use crate::secret::ApiKey;
-use crate::store::TaskRef;
+use fluxq_wire::store::TaskRef;
 
 /// A BFL client for one base URL and key.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use fluxq_common::{Failure, FailureKind, JobSpec, MicroUsd, OutputFormat, ProviderKind};
 use uuid::Uuid;
 
-use crate::store::TaskRef;
+use fluxq_wire::store::TaskRef;
 
 pub use bfl::BflProvider;
 pub use runware::RunwareProvider;

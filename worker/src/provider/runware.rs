@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::http::{download_image, transport_failure};
 use super::{Image, PollStatus, Provider, Submitted};
 use crate::secret::ApiKey;
-use crate::store::TaskRef;
+use fluxq_wire::store::TaskRef;
 use reply::Envelope;
 
 /// Longest unreadable body quoted in a failure reason.

@@ -15,8 +15,10 @@ use std::time::Duration;
 
 use fluxq_common::{DelayTiers, Lane, Names, ProviderKind, RetryPolicy};
 use fluxq_mock_provider::{MockConfig, MockProvider, Stats};
-use fluxq_producer::amqp;
-use fluxq_producer::records::{BatchStatus, Records};
+use fluxq_wire::RedisStore;
+use fluxq_wire::amqp;
+use fluxq_wire::headers;
+use fluxq_wire::store::BatchStatus;
 use fluxq_worker::WorkerConfig;
 use fluxq_worker::config::Endpoint;
 use fluxq_worker::secret::ApiKey;
@@ -37,7 +39,7 @@ pub struct Harness {
     pub mock: MockProvider,
     pub output: tempfile::TempDir,
     pub redis: ConnectionManager,
-    pub records: Records,
+    pub records: RedisStore,
     pub conn: Connection,
     pub channel: Channel,
 }
@@ -89,7 +91,7 @@ impl Harness {
         let mock = MockProvider::start("127.0.0.1:0".parse().unwrap(), mock)
             .await
             .expect("start the mock provider");
-        let redis = fluxq_producer::records::connect(&svc.redis_url)
+        let redis = fluxq_wire::redis::connect(&svc.redis_url)
             .await
             .expect("connect to Redis");
         let conn = amqp::connect(&svc.amqp_url, "fluxq-test")
@@ -97,7 +99,7 @@ impl Harness {
             .expect("connect to RabbitMQ");
         let channel = amqp::confirm_channel(&conn).await.expect("open a channel");
         let h = Self {
-            records: Records::new(redis.clone(), names.clone()),
+            records: RedisStore::new(redis.clone(), names.clone()),
             names,
             amqp_url: svc.amqp_url.clone(),
             redis_url: svc.redis_url.clone(),
@@ -260,9 +262,9 @@ impl Harness {
                 Some(m) => {
                     let d = m.delivery;
                     out.push(DeadLetter {
-                        reason: amqp::header_str(&d.properties, amqp::HDR_REASON)
+                        reason: headers::header_str(&d.properties, headers::HDR_REASON)
                             .unwrap_or_default(),
-                        attempts: amqp::header_int(&d.properties, amqp::HDR_ATTEMPTS),
+                        attempts: headers::header_int(&d.properties, headers::HDR_ATTEMPTS),
                         body: d.data.clone(),
                     });
                     d.acker.ack(BasicAckOptions::default()).await.unwrap();

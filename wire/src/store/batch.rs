@@ -1,42 +1,14 @@
-//! Job records and batch counters in Redis, as the producer writes and reads them
-//! (layout in the public contract: `{ns}:job:{id}`, `{ns}:batch:{batch}`).
-//!
-//! Every write is a Lua script, so a record is created once and a batch's `total`
-//! moves once per job id however often the same job is submitted.
+//! Batches in Redis (`{ns}:batch:{batch}` and its failed set): the queued records the
+//! producer creates before publishing, the counters it reads, and reopening a failed
+//! job for a replay.
 
 use std::collections::HashMap;
 
-use fluxq_common::{JobSpec, MicroUsd, Names};
-use redis::aio::ConnectionManager;
-use redis::{AsyncCommands, Script};
+use fluxq_common::{JobSpec, MicroUsd};
+use redis::AsyncCommands;
+use uuid::Uuid;
 
-/// Lua helpers shared by every fluxq script; prepend to a script's body.
-pub const LUA_LIB: &str = include_str!("lua/lib.lua");
-
-/// Errors talking to Redis. Transient from the job's point of view.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("Redis: {0}")]
-    Redis(#[from] redis::RedisError),
-    /// A record holds something fluxq did not write.
-    #[error("corrupt record {key}: {what}")]
-    Corrupt { key: String, what: String },
-}
-
-/// Connects with a connection manager that reconnects by itself.
-pub async fn connect(url: &str) -> Result<ConnectionManager, StoreError> {
-    let client = redis::Client::open(url)?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
-        .set_response_timeout(Some(std::time::Duration::from_secs(10)))
-        .set_number_of_retries(2);
-    Ok(ConnectionManager::new_with_config(client, config).await?)
-}
-
-/// Now, as the contract writes times: RFC 3339 UTC with milliseconds.
-pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+use super::{RedisStore, StoreError, now_rfc3339};
 
 /// Counters and cost of one batch (`{ns}:batch:{batch}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,32 +40,7 @@ pub struct FailedJob {
     pub error: String,
 }
 
-/// The producer's view of Redis.
-#[derive(Clone)]
-pub struct Records {
-    conn: ConnectionManager,
-    names: Names,
-    create: Script,
-}
-
-impl std::fmt::Debug for Records {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Records")
-            .field("namespace", &self.names.namespace())
-            .finish()
-    }
-}
-
-impl Records {
-    pub fn new(conn: ConnectionManager, names: Names) -> Self {
-        let create = Script::new(&format!("{LUA_LIB}\n{}", include_str!("lua/create.lua")));
-        Self {
-            conn,
-            names,
-            create,
-        }
-    }
-
+impl RedisStore {
     /// Creates `queued` records for jobs that have none, in one round trip.
     /// Returns how many were new.
     pub async fn create_queued(&self, jobs: &[JobSpec]) -> Result<u64, StoreError> {
@@ -102,9 +49,9 @@ impl Records {
         }
         let now = now_rfc3339();
         let mut conn = self.conn.clone();
-        // Load once so the pipeline can use EVALSHA; the manager retries NOSCRIPT-free paths.
+        // Load once so the pipeline can use EVALSHA.
         let mut load = redis::pipe();
-        load.load_script(&self.create);
+        load.load_script(&self.scripts.create);
         let _: () = load.query_async(&mut conn).await?;
         let mut pipe = redis::pipe();
         for job in jobs {
@@ -113,7 +60,7 @@ impl Records {
                 .metadata
                 .as_ref()
                 .map(|m| serde_json::Value::Object(m.clone()).to_string());
-            let mut inv = self.create.key(self.names.job_key(&job.id));
+            let mut inv = self.scripts.create.key(self.names.job_key(&job.id));
             inv.key(self.names.batch_key(batch))
                 .arg(&now)
                 .arg(job.provider.as_str())
@@ -163,31 +110,44 @@ impl Records {
         let mut ids: Vec<String> = conn.smembers(self.names.batch_failed_key(batch)).await?;
         ids.sort();
         ids.truncate(limit);
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let key = format!("{}:job:{id}", self.names.namespace());
-            let error: Option<String> = conn.hget(&key, "error").await?;
-            out.push(FailedJob {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.hget(format!("{}:job:{id}", self.names.namespace()), "error");
+        }
+        let errors: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+        Ok(ids
+            .into_iter()
+            .zip(errors)
+            .map(|(id, error)| FailedJob {
                 id,
                 error: error.unwrap_or_default(),
-            });
-        }
-        Ok(out)
-    }
-
-    /// The namespace of every key.
-    pub fn namespace(&self) -> &str {
-        self.names.namespace()
-    }
-
-    /// A connection for callers running their own scripts.
-    pub fn connection(&self) -> ConnectionManager {
-        self.conn.clone()
+            })
+            .collect())
     }
 
     /// Reads one job's record (all fields), empty if it does not exist.
-    pub async fn job(&self, id: &uuid::Uuid) -> Result<HashMap<String, String>, StoreError> {
+    pub async fn job(&self, id: &Uuid) -> Result<HashMap<String, String>, StoreError> {
         let mut conn = self.conn.clone();
         Ok(conn.hgetall(self.names.job_key(id)).await?)
+    }
+
+    /// Reopens a failed job for a replay (see `reopen.lua`): `true` if it was failed
+    /// and is `queued` again, `false` if there was nothing to undo.
+    pub async fn reopen(&self, id: &Uuid, batch: Option<&str>) -> Result<bool, StoreError> {
+        let b = batch.unwrap_or("");
+        let done: i64 = self
+            .scripts
+            .reopen
+            .key(self.names.job_key(id))
+            .key(self.names.batch_key(b))
+            .key(self.names.batch_failed_key(b))
+            .arg(now_rfc3339())
+            .arg(id.to_string())
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(done == 1)
     }
 }

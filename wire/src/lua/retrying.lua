@@ -2,9 +2,9 @@
 -- KEYS: job, lease. ARGV: owner, error, now, keep task ('1' keeps provider_task_id
 -- so the next delivery resumes polling it). Returns 1, 0 if final, -1 if not ours.
 local st = redis.call('HGET', KEYS[1], 'status')
-if st == 'succeeded' or st == 'failed' or st == 'moderated' then return 0 end
+if is_final(st) then return 0 end
 local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[1] then return -1 end
+if not lease_is_ours(holder, ARGV[1]) then return -1 end
 redis.call('HSET', KEYS[1], 'status', 'retrying', 'error', ARGV[2], 'updated_at', ARGV[3])
 if ARGV[4] ~= '1' then redis.call('HDEL', KEYS[1], 'provider_task_id', 'polling_url') end
 if holder then redis.call('DEL', KEYS[2]) end

@@ -3,9 +3,9 @@
 -- Returns {'final', status} | {'busy'} | {'claimed', attempts, task id, polling url}.
 create_record(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 local st = redis.call('HGET', KEYS[1], 'status')
-if st == 'succeeded' or st == 'failed' or st == 'moderated' then return {'final', st} end
+if is_final(st) then return {'final', st} end
 local holder = redis.call('GET', KEYS[3])
-if holder and holder ~= ARGV[6] then return {'busy'} end
+if not lease_is_ours(holder, ARGV[6]) then return {'busy'} end
 redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])
 redis.call('HSET', KEYS[1], 'status', 'running', 'updated_at', ARGV[1])
 local r = redis.call('HMGET', KEYS[1], 'attempts', 'provider_task_id', 'polling_url')

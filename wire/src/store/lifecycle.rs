@@ -1,164 +1,16 @@
-//! The worker's view of Redis: the job lifecycle as atomic Lua scripts.
-//!
-//! A job is claimed under a lease (`{ns}:lease:{id}`) so two deliveries of one job
-//! never run at once; every later write checks the lease or the job's status, so a
-//! final status, the batch counters, the cost and the event move exactly once.
+//! A job's lifecycle in Redis, one guarded script per step: claim, the submit gate,
+//! the accepted task, retrying, the final write, rejecting an invalid message, leases.
 
 use std::time::Duration;
 
-use fluxq_common::{JobSpec, JobStatus, MicroUsd, Names};
-use fluxq_producer::records::{LUA_LIB, now_rfc3339};
-use redis::Script;
-use redis::aio::ConnectionManager;
+use fluxq_common::{JobSpec, JobStatus, MicroUsd};
 use uuid::Uuid;
 
-pub use fluxq_producer::records::StoreError;
-
-mod results;
-
-/// A provider task recorded for a job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskRef {
-    pub id: String,
-    pub polling_url: String,
-}
-
-/// What counting a submission found; only [`Counted::Attempt`] may be sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Counted {
-    /// Counted: submissions made for the job, this one included.
-    Attempt(u32),
-    /// Another execution holds the job's lease.
-    NotOurs,
-    /// The provider account's breaker is open, for this reason.
-    Blocked(String),
-    /// The job is final already (another execution finished it).
-    Final(JobStatus),
-    /// A provider task is recorded for the job (by an execution whose lease lapsed):
-    /// it is to be resumed, not paid for again.
-    TaskRecorded(String),
-}
-
-/// What claiming a job found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// Ours to run: submissions made so far, and the task to resume if one is recorded.
-    Claimed {
-        attempts: u32,
-        task: Option<TaskRef>,
-    },
-    /// Already final: acknowledge without calling the provider.
-    Final(JobStatus),
-    /// Another delivery of the same job is running now.
-    Busy,
-}
-
-/// How a job ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    pub status: JobStatus,
-    pub error: String,
-    pub image_url: String,
-    pub image_path: String,
-}
-
-/// Result of a guarded write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Written {
-    /// The write happened.
-    Done,
-    /// Nothing to do: the job was already final (or the task already recorded).
-    AlreadyDone,
-    /// Another execution holds the job's lease.
-    NotOurs,
-}
-
-/// What a final write did, and what the job was charged in all when it happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Finished {
-    pub written: Written,
-    /// The job's total charge; zero unless `written` is [`Written::Done`].
-    pub charged: MicroUsd,
-}
-
-impl Finished {
-    fn from_reply(reply: &[i64]) -> Self {
-        let code = reply.first().copied().unwrap_or(-1);
-        let charged = reply.get(1).copied().unwrap_or(0);
-        Self {
-            written: Written::from_code(code),
-            charged: MicroUsd(u64::try_from(charged).unwrap_or(0)),
-        }
-    }
-}
-
-impl Written {
-    fn from_code(code: i64) -> Self {
-        match code {
-            1 => Written::Done,
-            0 => Written::AlreadyDone,
-            _ => Written::NotOurs,
-        }
-    }
-}
-
-struct Scripts {
-    claim: Script,
-    attempt: Script,
-    task: Script,
-    retrying: Script,
-    finish: Script,
-    reject: Script,
-    lease: Script,
-}
-
-fn script(body: &str, with_finish: bool) -> Script {
-    let finish = if with_finish {
-        include_str!("lua/finish_lib.lua")
-    } else {
-        ""
-    };
-    Script::new(&format!("{LUA_LIB}\n{finish}\n{body}"))
-}
-
-/// Job records in Redis, as the worker changes them.
-#[derive(Clone)]
-pub struct RedisStore {
-    conn: ConnectionManager,
-    names: Names,
-    scripts: std::sync::Arc<Scripts>,
-}
-
-impl std::fmt::Debug for RedisStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisStore")
-            .field("namespace", &self.names.namespace())
-            .finish()
-    }
-}
+use super::{
+    Claim, Counted, Finished, Outcome, RedisStore, StoreError, TaskRef, Written, now_rfc3339,
+};
 
 impl RedisStore {
-    pub fn new(conn: ConnectionManager, names: Names) -> Self {
-        let scripts = Scripts {
-            claim: script(include_str!("lua/claim.lua"), false),
-            attempt: script(include_str!("lua/attempt.lua"), false),
-            task: script(include_str!("lua/task.lua"), false),
-            retrying: script(include_str!("lua/retrying.lua"), false),
-            finish: script(include_str!("lua/finish.lua"), true),
-            reject: script(include_str!("lua/reject.lua"), true),
-            lease: script(include_str!("lua/lease.lua"), false),
-        };
-        Self {
-            conn,
-            names,
-            scripts: std::sync::Arc::new(scripts),
-        }
-    }
-
-    pub fn names(&self) -> &Names {
-        &self.names
-    }
-
     /// Creates the job's record if missing, then claims it under `owner`'s lease.
     pub async fn claim(
         &self,
@@ -379,14 +231,6 @@ impl RedisStore {
     /// Frees our lease so another delivery can run the job at once.
     pub async fn release_lease(&self, id: &Uuid, owner: &str) -> Result<bool, StoreError> {
         self.lease_op(id, owner, 0).await
-    }
-
-    /// Whether Redis answers now.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        let _: String = redis::cmd("PING")
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(())
     }
 
     async fn lease_op(&self, id: &Uuid, owner: &str, ms: u64) -> Result<bool, StoreError> {

@@ -11,12 +11,10 @@
 -- the breaker is open, {-3, status} if the job is final, {-4, task id} if a task is
 -- recorded.
 local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[1] then return {-1, ''} end
+if not lease_is_ours(holder, ARGV[1]) then return {-1, ''} end
 if tonumber(ARGV[2]) > 0 then
   local job = redis.call('HMGET', KEYS[1], 'status', 'provider_task_id')
-  if job[1] == 'succeeded' or job[1] == 'failed' or job[1] == 'moderated' then
-    return {-3, job[1]}
-  end
+  if is_final(job[1]) then return {-3, job[1]} end
   if job[2] and job[2] ~= '' then return {-4, job[2]} end
   local b = redis.call('HMGET', KEYS[3], 'since', 'reason')
   if b[1] then return {-2, b[2] or ''} end

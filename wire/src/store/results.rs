@@ -2,30 +2,19 @@
 //! before the first submit, retired when its task ended), a charge that arrives with
 //! the result (added once per task), and the lists of a job's several images.
 
-use std::sync::LazyLock;
-
 use fluxq_common::MicroUsd;
-use fluxq_producer::records::{LUA_LIB, now_rfc3339};
-use redis::Script;
 use uuid::Uuid;
 
-use super::{RedisStore, StoreError, Written};
-
-static TASK_UUID: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../lua/task_uuid.lua")));
-static RESULT_CHARGE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        "{LUA_LIB}\n{}",
-        include_str!("../lua/result_charge.lua")
-    ))
-});
+use super::{RedisStore, StoreError, Written, now_rfc3339};
 
 impl RedisStore {
     /// The job's Runware `taskUUID`: the stored one (`runware_task_uuid`), or a new
     /// one stored now. Called before the attempt is counted and the task sent, so a
     /// retry of a submission whose answer was lost reuses it.
     pub async fn take_task_uuid(&self, id: &Uuid) -> Result<Uuid, StoreError> {
-        let stored: String = TASK_UUID
+        let stored: String = self
+            .scripts
+            .task_uuid
             .key(self.names.job_key(id))
             .arg("take")
             .arg(Uuid::new_v4().to_string())
@@ -40,7 +29,9 @@ impl RedisStore {
     /// Forgets the job's `taskUUID` if it is `task` (its task ended without a usable
     /// result), so the next attempt submits a new task under a new one.
     pub async fn retire_task_uuid(&self, id: &Uuid, task: &str) -> Result<(), StoreError> {
-        let _: String = TASK_UUID
+        let _: String = self
+            .scripts
+            .task_uuid
             .key(self.names.job_key(id))
             .arg("retire")
             .arg(task)
@@ -56,7 +47,9 @@ impl RedisStore {
         task: &str,
         charge: MicroUsd,
     ) -> Result<Written, StoreError> {
-        let code: i64 = RESULT_CHARGE
+        let code: i64 = self
+            .scripts
+            .result_charge
             .key(self.names.job_key(id))
             .arg(task)
             .arg(charge.0)

@@ -3,7 +3,7 @@
 -- redelivered job never adds it twice. KEYS: job. ARGV: task id, charge (micro-USD),
 -- now. Returns 1 if added, 0 if already counted or the job is final.
 local st = redis.call('HGET', KEYS[1], 'status')
-if st == 'succeeded' or st == 'failed' or st == 'moderated' then return 0 end
+if is_final(st) then return 0 end
 local seen = redis.call('HGET', KEYS[1], 'result_charged_tasks') or ''
 if string.find(' ' .. seen .. ' ', ' ' .. ARGV[1] .. ' ', 1, true) then return 0 end
 local list = ARGV[1]

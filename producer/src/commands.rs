@@ -1,0 +1,166 @@
+//! Every `producer` command, run from parsed arguments: what the binary does, callable
+//! in-process (tests pass their own output streams).
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use fluxq_common::{DelayTiers, Lane, Names, ProviderKind, RetryPolicy};
+use fluxq_wire::amqp::{AmqpError, ChannelSource};
+use fluxq_wire::{RedisStore, StoreError};
+
+use crate::config::{Cli, Command};
+use crate::replay::{ReplayError, ReplayFilter, replay_dead};
+use crate::status;
+use crate::submit::{self, SubmitError};
+
+/// Why a command could not finish (the binary prints it after `error: `).
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("open {path}: {source}")]
+    Open {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("connect to RabbitMQ and declare the topology: {0}")]
+    Broker(#[source] AmqpError),
+    #[error("connect to Redis: {0}")]
+    Redis(#[source] StoreError),
+    #[error("read the validated jobs: {0}")]
+    Spool(#[source] std::io::Error),
+    #[error("write the output: {0}")]
+    Output(#[from] std::io::Error),
+    #[error(transparent)]
+    Submit(#[from] SubmitError),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the validation task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Runs one command; reports go to `out`, problems with the input to `err`. The exit
+/// code follows the contract: 0 done, 1 not found, 2 invalid input (nothing published).
+pub async fn run(
+    cli: Cli,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> Result<ExitCode, CommandError> {
+    let names = cli.conn.namespace.clone();
+    let provider = ProviderKind::from(cli.conn.provider);
+    let conn = &cli.conn;
+    match cli.command {
+        Command::Submit {
+            file,
+            batch,
+            lane,
+            wait,
+            dry_run,
+        } => {
+            let input: Box<dyn std::io::Read + Send> = if file == "-" {
+                Box::new(std::io::stdin())
+            } else {
+                let f = std::fs::File::open(&file).map_err(|source| CommandError::Open {
+                    path: file.clone(),
+                    source,
+                })?;
+                Box::new(f)
+            };
+            let prepared = match tokio::task::spawn_blocking(move || {
+                submit::prepare(input, batch.as_deref(), provider)
+            })
+            .await?
+            {
+                Ok(p) => p,
+                Err(SubmitError::Invalid { errors, count }) => {
+                    for e in &errors {
+                        writeln!(err, "line {}: {}", e.line, e.error)?;
+                    }
+                    if count as usize > errors.len() {
+                        writeln!(err, "... and {} more", count as usize - errors.len())?;
+                    }
+                    writeln!(err, "{count} invalid line(s); nothing was published")?;
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if dry_run {
+                let estimate =
+                    crate::estimate::estimate(&prepared, provider).map_err(CommandError::Spool)?;
+                write!(out, "{}", estimate.report())?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut source = channel_source(&conn.amqp_url, &names);
+            source.channel().await.map_err(CommandError::Broker)?;
+            let store = store(&conn.redis_url, &names).await?;
+            let lane = Lane::from(lane);
+            let n = submit::publish(&prepared, &mut source, &store, &names, lane, provider).await?;
+            writeln!(
+                out,
+                "published {n} job(s) to {} (lane {}), batch {}",
+                names.jobs_exchange(),
+                lane.as_str(),
+                prepared.batch
+            )?;
+            source.close().await;
+            if wait {
+                let every = if std::io::stderr().is_terminal() {
+                    Duration::from_millis(250)
+                } else {
+                    Duration::from_secs(1)
+                };
+                let s = status::wait(&store, &prepared.batch, every).await?;
+                let failed = store
+                    .failed_jobs(&prepared.batch, status::MAX_LISTED_FAILURES)
+                    .await?;
+                write!(out, "{}", status::report(&prepared.batch, &s, &failed))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ReplayDead {
+            batch,
+            reason_contains,
+        } => {
+            let mut source = channel_source(&conn.amqp_url, &names);
+            let store = store(&conn.redis_url, &names).await?;
+            let filter = ReplayFilter {
+                batch,
+                reason_contains,
+            };
+            let r = replay_dead(&mut source, &store, &names, &filter).await?;
+            writeln!(
+                out,
+                "examined {} dead letter(s): replayed {} (records reopened {}), kept {}",
+                r.examined, r.replayed, r.reopened, r.kept
+            )?;
+            source.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { batch } => {
+            let store = store(&conn.redis_url, &names).await?;
+            let Some(s) = store.batch(&batch).await? else {
+                writeln!(err, "no batch named {batch:?}")?;
+                return Ok(ExitCode::FAILURE);
+            };
+            let failed = store
+                .failed_jobs(&batch, status::MAX_LISTED_FAILURES)
+                .await?;
+            write!(out, "{}", status::report(&batch, &s, &failed))?;
+            write!(out, "{}", status::limiter_report(&store).await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn channel_source(url: &str, names: &Names) -> ChannelSource {
+    let tiers = DelayTiers::for_policy(&RetryPolicy::default());
+    ChannelSource::new(url, "fluxq-producer", names.clone(), tiers)
+}
+
+async fn store(url: &str, names: &Names) -> Result<RedisStore, CommandError> {
+    let redis = fluxq_wire::redis::connect(url)
+        .await
+        .map_err(CommandError::Redis)?;
+    Ok(RedisStore::new(redis, names.clone()))
+}

@@ -1,0 +1,72 @@
+-- The one library of fluxq's Redis scripts: prepended to every script by
+-- `fluxq_wire::lua::script`, so each rule of the job record is written once here.
+
+-- Whether a status is final (`succeeded`, `failed`, `moderated`): a final job
+-- accepts no further change to its status, counters, cost or event.
+local function is_final(st)
+  return st == 'succeeded' or st == 'failed' or st == 'moderated'
+end
+
+-- Whether `owner` may act on a job whose lease is held by `holder` (the lease key's
+-- value, or false when nobody holds it): nobody else holds it.
+local function lease_is_ours(holder, owner)
+  return (not holder) or holder == owner
+end
+
+-- Formats micro-USD as a decimal USD string without trailing zeros: 45000 -> "0.045".
+local function fmt_usd(m)
+  m = tonumber(m) or 0
+  local whole = math.floor(m / 1000000)
+  local frac = m - whole * 1000000
+  if frac == 0 then return string.format('%d', whole) end
+  local digits = string.gsub(string.format('%06d', frac), '0+$', '')
+  return string.format('%d', whole) .. '.' .. digits
+end
+
+-- Creates a job's record as `queued` unless it exists; the first creation of a job id
+-- counts it once in its batch's `total`. Returns 1 if created, 0 if it existed.
+local function create_record(job, batch, now, provider, model, bname, metadata)
+  if redis.call('EXISTS', job) == 1 then return 0 end
+  redis.call('HSET', job, 'status', 'queued', 'attempts', '0', 'provider', provider,
+    'model', model, 'batch', bname, 'created_at', now, 'updated_at', now)
+  if metadata ~= '' then redis.call('HSET', job, 'metadata', metadata) end
+  if bname ~= '' then
+    if redis.call('EXISTS', batch) == 0 then
+      redis.call('HSET', batch, 'total', 0, 'succeeded', 0, 'failed', 0, 'moderated', 0,
+        'cost_micro_usd', 0, 'created_at', now)
+    end
+    redis.call('HINCRBY', batch, 'total', 1)
+    redis.call('HDEL', batch, 'finished_at')
+  end
+  return 1
+end
+
+-- Moves a job to a final status exactly once: the record, the batch counters and
+-- cost, the failed set and the events stream change together or not at all.
+-- Returns {1, micro-USD charged for the job} if it moved, {0} if the job was
+-- already final, {-1} if another worker holds its lease.
+local function finish_job(job, batch, lease, events, failed_set, owner, status, now,
+                          err, image_url, image_path, bname, id)
+  local st = redis.call('HGET', job, 'status')
+  if is_final(st) then return {0} end
+  local holder = redis.call('GET', lease)
+  if not lease_is_ours(holder, owner) then return {-1} end
+  local charged = redis.call('HGET', job, 'charged_micro_usd') or '0'
+  local cost = fmt_usd(charged)
+  redis.call('HSET', job, 'status', status, 'updated_at', now, 'finished_at', now, 'cost_usd', cost)
+  if err ~= '' then redis.call('HSET', job, 'error', err) end
+  if image_url ~= '' then redis.call('HSET', job, 'image_url', image_url) end
+  if image_path ~= '' then redis.call('HSET', job, 'image_path', image_path) end
+  if bname ~= '' then
+    redis.call('HINCRBY', batch, status, 1)
+    redis.call('HINCRBY', batch, 'cost_micro_usd', charged)
+    if status == 'failed' then redis.call('SADD', failed_set, id) end
+    local b = redis.call('HMGET', batch, 'total', 'succeeded', 'failed', 'moderated')
+    local done = (tonumber(b[2]) or 0) + (tonumber(b[3]) or 0) + (tonumber(b[4]) or 0)
+    if done >= (tonumber(b[1]) or 0) then redis.call('HSET', batch, 'finished_at', now) end
+  end
+  redis.call('XADD', events, '*', 'id', id, 'batch', bname, 'status', status, 'cost_usd', cost,
+    'image_url', image_url, 'image_path', image_path, 'error', err)
+  if holder then redis.call('DEL', lease) end
+  return {1, tonumber(charged)}
+end
