@@ -3,7 +3,8 @@
 //! exchange, queue and Redis key is called.
 //!
 //! # Layout
-//! - [`job`]: the job message of the public contract, its validation into a [`job::JobSpec`].
+//! - [`job`]: the job message of the public contract, its vocabulary, and its validation
+//!   into a [`job::JobSpec`].
 //! - [`state`]: job statuses and their legal transitions, as a pure state machine.
 //! - [`failure`]: classification of provider answers into [`failure::FailureKind`]s.
 //! - [`retry`]: [`retry::RetryPolicy`] (exponential backoff, full jitter) and delay tiers.
