@@ -3,8 +3,10 @@
 //! exchange, queue and Redis key is called.
 //!
 //! # Layout
-//! - [`job`]: the job message of the public contract, its validation into a [`job::JobSpec`].
-//! - [`state`]: job statuses and their legal transitions, as a pure state machine.
+//! - [`job`]: the job message of the public contract, its vocabulary, and its validation
+//!   into a [`job::JobSpec`].
+//! - [`state`]: job statuses and their transitions, the specification of the job
+//!   record's Lua scripts.
 //! - [`failure`]: classification of provider answers into [`failure::FailureKind`]s.
 //! - [`retry`]: [`retry::RetryPolicy`] (exponential backoff, full jitter) and delay tiers.
 //! - [`pricing`]: exact money ([`pricing::MicroUsd`]) and price estimates per provider and model.
@@ -22,4 +24,4 @@ pub use job::{JobMessage, JobSpec, Lane, Model, OutputFormat, ProviderKind, Vali
 pub use names::Names;
 pub use pricing::MicroUsd;
 pub use retry::{Decision, DelayTiers, RetryPolicy};
-pub use state::{InvalidTransition, JobEvent, JobStatus};
+pub use state::{InvalidTransition, JobEvent, JobStatus, LeaseUse};

@@ -3,6 +3,7 @@
 
 use super::*;
 use proptest::prelude::*;
+use uuid::Uuid;
 
 fn base() -> serde_json::Value {
     serde_json::json!({

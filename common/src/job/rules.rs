@@ -1,0 +1,180 @@
+//! The rules of a job message that [`JobMessage::validate`](super::JobMessage::validate)
+//! checks, one function each; each names the field it is about in its error.
+
+use super::{MAX_NUMBER_RESULTS, MAX_PROMPT_CHARS, Model, ProviderKind, ValidationError};
+
+/// The prompt is not blank and at most [`MAX_PROMPT_CHARS`] characters.
+pub(super) fn check_prompt(prompt: &str) -> Result<(), ValidationError> {
+    let chars = prompt.chars().count();
+    if chars == 0 || prompt.trim().is_empty() {
+        return Err(ValidationError::new("prompt", "must not be empty"));
+    }
+    if chars > MAX_PROMPT_CHARS {
+        return Err(ValidationError::new(
+            "prompt",
+            format!("must be at most {MAX_PROMPT_CHARS} characters (got {chars})"),
+        ));
+    }
+    Ok(())
+}
+
+/// A side of the image is a multiple of 16 within the provider's range.
+pub(super) fn check_side(
+    provider: ProviderKind,
+    field: &str,
+    v: u32,
+) -> Result<(), ValidationError> {
+    let (min, max, _) = provider.size_limits();
+    if !v.is_multiple_of(16) {
+        return Err(ValidationError::new(
+            field,
+            format!("must be a multiple of 16 (got {v})"),
+        ));
+    }
+    if v < min || v > max {
+        return Err(ValidationError::new(
+            field,
+            format!("must be between {min} and {max} for {provider} (got {v})"),
+        ));
+    }
+    Ok(())
+}
+
+/// The image has no more pixels than the provider allows.
+pub(super) fn check_pixels(
+    provider: ProviderKind,
+    width: u32,
+    height: u32,
+) -> Result<(), ValidationError> {
+    let (_, _, max_px) = provider.size_limits();
+    let px = u64::from(width) * u64::from(height);
+    if px > max_px {
+        return Err(ValidationError::new(
+            "width",
+            format!("{width}x{height} is {px} pixels; {provider} allows at most {max_px}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A field only flux-2-flex takes is not given to another model.
+pub(super) fn check_flex_only(model: Model, field: &str) -> Result<(), ValidationError> {
+    if model != Model::Flux2Flex {
+        return Err(ValidationError::new(
+            field,
+            format!("is only accepted by flux-2-flex, not {model}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `steps` is for flux-2-flex only, from 1 to 50.
+pub(super) fn check_steps(model: Model, steps: Option<u32>) -> Result<(), ValidationError> {
+    let Some(steps) = steps else { return Ok(()) };
+    check_flex_only(model, "steps")?;
+    if !(1..=50).contains(&steps) {
+        return Err(ValidationError::new(
+            "steps",
+            format!("must be between 1 and 50 (got {steps})"),
+        ));
+    }
+    Ok(())
+}
+
+/// `guidance` is for flux-2-flex only, within the provider's range.
+pub(super) fn check_guidance(
+    provider: ProviderKind,
+    model: Model,
+    guidance: Option<f64>,
+) -> Result<(), ValidationError> {
+    let Some(g) = guidance else { return Ok(()) };
+    check_flex_only(model, "guidance")?;
+    let (lo, hi) = provider.guidance_range();
+    if !(g.is_finite() && g >= lo && g <= hi) {
+        return Err(ValidationError::new(
+            "guidance",
+            format!("must be between {lo} and {hi} for {provider} (got {g})"),
+        ));
+    }
+    Ok(())
+}
+
+/// On BFL, `prompt_upsampling` is for flux-2-flex only (Runware takes it for any model).
+pub(super) fn check_prompt_upsampling(
+    provider: ProviderKind,
+    model: Model,
+    prompt_upsampling: Option<bool>,
+) -> Result<(), ValidationError> {
+    if prompt_upsampling.is_some() && model != Model::Flux2Flex && provider == ProviderKind::Bfl {
+        return Err(ValidationError::new(
+            "prompt_upsampling",
+            format!("is only accepted by flux-2-flex on bfl, not {model}"),
+        ));
+    }
+    Ok(())
+}
+
+/// No more reference images than the provider takes.
+pub(super) fn check_reference_count(
+    provider: ProviderKind,
+    refs: &[String],
+) -> Result<(), ValidationError> {
+    let max_refs = provider.max_reference_images();
+    if refs.len() > max_refs {
+        return Err(ValidationError::new(
+            "reference_images",
+            format!("at most {max_refs} for {provider} (got {})", refs.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Each reference image is an http(s) URL or a data URI.
+pub(super) fn check_reference_sources(refs: &[String]) -> Result<(), ValidationError> {
+    let ok =
+        |r: &str| r.starts_with("https://") || r.starts_with("http://") || r.starts_with("data:");
+    match refs.iter().position(|r| !ok(r)) {
+        Some(i) => Err(ValidationError::new(
+            format!("reference_images[{i}]"),
+            "must be an http(s) URL or a data URI",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `safety_tolerance` is at most the provider's highest.
+pub(super) fn check_safety_tolerance(
+    provider: ProviderKind,
+    tolerance: Option<u8>,
+) -> Result<(), ValidationError> {
+    let max_t = provider.max_safety_tolerance();
+    match tolerance {
+        Some(t) if t > max_t => Err(ValidationError::new(
+            "safety_tolerance",
+            format!("must be between 0 and {max_t} for {provider} (got {t})"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `number_results` (default 1) is from 1 to [`MAX_NUMBER_RESULTS`], and more than 1
+/// only on Runware. Returns the number of images to make.
+pub(super) fn check_number_results(
+    provider: ProviderKind,
+    n: Option<u32>,
+) -> Result<u32, ValidationError> {
+    let n = n.unwrap_or(1);
+    if !(1..=MAX_NUMBER_RESULTS).contains(&n) {
+        return Err(ValidationError::new(
+            "number_results",
+            format!("must be between 1 and {MAX_NUMBER_RESULTS} (got {n})"),
+        ));
+    }
+    if n > 1 && provider == ProviderKind::Bfl {
+        return Err(ValidationError::new(
+            "number_results",
+            format!("more than 1 is only accepted by runware, not bfl (got {n})"),
+        ));
+    }
+    Ok(n)
+}
