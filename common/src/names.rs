@@ -85,9 +85,13 @@ impl Names {
         format!("{}:batch:{batch}", self.ns)
     }
 
-    /// Set: ids of the batch's failed jobs, for `producer status`.
+    /// Set: ids of the batch's failed jobs, for `producer status`. Its own prefix,
+    /// not a suffix of the batch's key: batch names may hold `:`, and
+    /// `{ns}:batch:{b}:failed` would be the hash of a batch named `{b}:failed`. Every
+    /// key whose name ends in a batch name or id has a prefix of its own, so no two
+    /// batches, ids or namespaces share a key.
     pub fn batch_failed_key(&self, batch: &str) -> String {
-        format!("{}:batch:{batch}:failed", self.ns)
+        format!("{}:failed:{batch}", self.ns)
     }
 
     /// Stream: one entry per job reaching a final status (contract).
@@ -131,6 +135,25 @@ mod tests {
         assert_eq!(n.job_key(&id), format!("fluxq:job:{id}"));
         assert_eq!(n.batch_key("b1"), "fluxq:batch:b1");
         assert_eq!(n.events_key(), "fluxq:events");
+    }
+
+    #[test]
+    fn no_two_batches_or_kinds_of_key_share_a_key() {
+        let n = Names::new("fluxq").unwrap_or_else(|e| panic!("{e}"));
+        let batches = ["b", "b:failed", "failed", "b:c", "job", "x:batch:b"];
+        let mut keys = std::collections::HashSet::new();
+        for b in batches {
+            assert!(keys.insert(n.batch_key(b)), "{b}");
+            assert!(keys.insert(n.batch_failed_key(b)), "{b}");
+        }
+        for id in [Uuid::nil(), Uuid::max()] {
+            assert!(keys.insert(n.job_key(&id)));
+            assert!(keys.insert(n.lease_key(&id)));
+        }
+        assert!(keys.insert(n.events_key()));
+        // Namespaces hold no `:`, so one namespace's keys never fall in another's.
+        let other = Names::new("fluxq-2").unwrap_or_else(|e| panic!("{e}"));
+        assert!(keys.insert(other.batch_key("b")));
     }
 
     #[test]

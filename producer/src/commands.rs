@@ -57,6 +57,7 @@ pub async fn run(
             lane,
             wait,
             dry_run,
+            max_line_bytes,
         } => {
             let input: Box<dyn std::io::Read + Send> = if file == "-" {
                 Box::new(std::io::stdin())
@@ -68,7 +69,7 @@ pub async fn run(
                 Box::new(f)
             };
             let prepared = match tokio::task::spawn_blocking(move || {
-                submit::prepare(input, batch.as_deref(), provider)
+                submit::prepare_with(input, batch.as_deref(), provider, max_line_bytes)
             })
             .await?
             {

@@ -48,6 +48,9 @@ pub enum Command {
         /// Validate, then print the estimated cost by provider and model; publish nothing.
         #[arg(long, conflicts_with = "wait")]
         dry_run: bool,
+        /// Longest line read, in bytes; a longer one is an error naming its line.
+        #[arg(long, default_value_t = crate::submit::DEFAULT_MAX_LINE_BYTES)]
+        max_line_bytes: usize,
     },
     /// Publishes dead-lettered jobs again and reopens their failed records.
     ReplayDead {

@@ -6,6 +6,7 @@
 //! - [`config`]: the command line (subcommands; connection settings from `fluxq-wire`).
 //! - [`commands`]: every command, run from parsed arguments (the binary is a thin shell).
 //! - [`submit`]: `producer submit`, validation pass then publishing pass.
+//! - [`lines`]: numbered, length-capped, UTF-8-checked input lines.
 //! - [`estimate`]: `producer submit --dry-run`, estimated cost by provider and model.
 //! - [`status`]: `producer status` and `--wait` progress.
 //! - [`replay`]: `producer replay-dead`, publishing dead letters again.
@@ -13,6 +14,7 @@
 pub mod commands;
 pub mod config;
 pub mod estimate;
+pub mod lines;
 pub mod replay;
 pub mod status;
 pub mod submit;

@@ -6,6 +6,8 @@
 //! batch total are written to Redis, then the messages are published in windows
 //! with publisher confirms. Memory stays flat whatever the file's size.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -19,6 +21,10 @@ use fluxq_wire::amqp::{self, AmqpError, ChannelSource};
 use fluxq_wire::headers;
 use fluxq_wire::{RedisStore, StoreError};
 
+use crate::lines::{Line, Lines};
+
+/// Longest input line `producer submit` reads by default (`--max-line-bytes`).
+pub const DEFAULT_MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 /// How many bad lines are kept to report (all are counted).
 pub const MAX_REPORTED_ERRORS: usize = 1000;
 /// Jobs recorded and published per window of confirms.
@@ -70,6 +76,18 @@ pub fn prepare(
     batch: Option<&str>,
     default_provider: ProviderKind,
 ) -> Result<Prepared, SubmitError> {
+    prepare_with(input, batch, default_provider, DEFAULT_MAX_LINE_BYTES)
+}
+
+/// [`prepare`] with a cap on the length of a line (`--max-line-bytes`). A line that is
+/// longer, not UTF-8, not a valid job, or that reuses the id of an earlier line is
+/// reported with its number, and then nothing is published.
+pub fn prepare_with(
+    input: impl std::io::Read,
+    batch: Option<&str>,
+    default_provider: ProviderKind,
+    max_line_bytes: usize,
+) -> Result<Prepared, SubmitError> {
     if let Some(b) = batch {
         validate_batch_name(b).map_err(|error| SubmitError::Invalid {
             errors: vec![LineError { line: 0, error }],
@@ -82,13 +100,31 @@ pub fn prepare(
     let mut bad = 0u64;
     let mut count = 0u64;
     let mut batch: Option<String> = batch.map(str::to_owned);
-    for (index, line) in BufReader::new(input).lines().enumerate() {
-        let line = line?;
-        let line_no = index as u64 + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match normalize(&line, &mut batch, default_provider) {
+    // Every id of the file and the line that used it first.
+    let mut ids: HashMap<Uuid, u64> = HashMap::new();
+    let mut lines = Lines::new(BufReader::new(input), max_line_bytes);
+    while let Some((line_no, line)) = lines.next_line()? {
+        let checked = match line {
+            Line::Text(text) if text.trim().is_empty() => continue,
+            Line::Text(text) => normalize(&text, &mut batch, default_provider).and_then(|msg| {
+                match ids.entry(msg.id) {
+                    Entry::Occupied(first) => Err(ValidationError::new(
+                        "id",
+                        format!("{} already used on line {}", msg.id, first.get()),
+                    )),
+                    Entry::Vacant(v) => {
+                        v.insert(line_no);
+                        Ok(msg)
+                    }
+                }
+            }),
+            Line::TooLong => Err(ValidationError::new(
+                "",
+                format!("longer than {max_line_bytes} bytes (--max-line-bytes)"),
+            )),
+            Line::NotUtf8 => Err(ValidationError::new("", "not UTF-8")),
+        };
+        match checked {
             Ok(msg) => {
                 serde_json::to_writer(&mut out, &msg).map_err(std::io::Error::other)?;
                 out.write_all(b"\n")?;
@@ -135,6 +171,9 @@ fn normalize(
     batch: &mut Option<String>,
     provider: ProviderKind,
 ) -> Result<JobMessage, ValidationError> {
+    // Parsed into a `Value` to fill in the id and batch, which would keep the last of
+    // two equal keys: refuse them first.
+    fluxq_common::job::check_duplicate_keys(line.as_bytes())?;
     let mut value: serde_json::Value = serde_json::from_str(line)
         .map_err(|e| ValidationError::new("body", format!("not JSON: {e}")))?;
     let obj = value

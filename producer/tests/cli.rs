@@ -237,3 +237,68 @@ async fn a_batch_in_the_lines_must_match_the_submissions() {
     );
     ns.cleanup().await;
 }
+
+/// Hostile input: duplicate ids, duplicate keys, bytes that are not UTF-8, a line
+/// longer than the cap and a binary file are each reported with their line number,
+/// the exit code is 2, and nothing reaches RabbitMQ or Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_files_are_refused_line_by_line_and_nothing_is_published() {
+    let ns = Ns::new().await;
+    let id = uuid::Uuid::new_v4();
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    let good = format!(r#"{{"id":"{id}","model":"flux-2-pro","prompt":"a mug"}}"#);
+    file.write_all(good.as_bytes()).unwrap();
+    file.write_all(b"\n").unwrap();
+    file.write_all(good.replace("a mug", "another mug").as_bytes())
+        .unwrap();
+    file.write_all(b"\n").unwrap();
+    file.write_all(br#"{"model":"flux-2-pro","prompt":"a","prompt":"b"}"#)
+        .unwrap();
+    file.write_all(b"\n").unwrap();
+    file.write_all(b"{\"model\":\"flux-2-pro\",\"prompt\":\"caf\xe9\"}\n")
+        .unwrap();
+    let long = format!(
+        r#"{{"model":"flux-2-pro","prompt":"x","metadata":{{"pad":"{}"}}}}"#,
+        "y".repeat(20 * 1024 * 1024)
+    );
+    file.write_all(long.as_bytes()).unwrap();
+    file.write_all(b"\n").unwrap();
+    file.flush().unwrap();
+    let out = ns.producer(&["submit", file.path().to_str().unwrap()], None);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    for expected in [
+        format!("line 2: id: {id} already used on line 1"),
+        "line 3: prompt: ".to_owned(),
+        "line 4: not UTF-8".to_owned(),
+        "line 5: longer than 8388608 bytes".to_owned(),
+        "4 invalid line(s); nothing was published".to_owned(),
+    ] {
+        assert!(
+            stderr.contains(&expected),
+            "stderr lacks {expected:?}:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("line 1:"), "{stderr}");
+    // A file of binary noise (NULs, invalid UTF-8, stray newlines).
+    let mut noise = tempfile::NamedTempFile::new().unwrap();
+    let bytes: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    noise.write_all(&bytes).unwrap();
+    noise.flush().unwrap();
+    let out = ns.producer(&["submit", noise.path().to_str().unwrap()], None);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("line 1: "), "{stderr}");
+    assert_eq!(ns.depth(Lane::Bulk).await, 0);
+    assert_eq!(ns.depth(Lane::Interactive).await, 0);
+    let mut conn = ns.redis.clone();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", ns.names.namespace()))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(keys.is_empty(), "nothing is recorded: {keys:?}");
+    ns.cleanup().await;
+}

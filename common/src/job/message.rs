@@ -67,8 +67,17 @@ pub struct JobSpec {
 }
 
 impl JobMessage {
-    /// Parses a message body, naming the field that is wrong where serde can tell.
+    /// Parses a message body, naming the field that is wrong where serde can tell. A
+    /// key that appears twice in one object (at any depth) is an error, not "last wins".
     pub fn from_json(body: &[u8]) -> Result<Self, ValidationError> {
+        let parsed = Self::parse(body);
+        if parsed.is_ok() {
+            super::check_duplicate_keys(body)?;
+        }
+        parsed
+    }
+
+    fn parse(body: &[u8]) -> Result<Self, ValidationError> {
         let de = &mut serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();

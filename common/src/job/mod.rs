@@ -11,19 +11,22 @@
 //! - `message`: [`JobMessage`], [`JobSpec`], and reading a body that is not a valid job.
 //! - `validate`: [`JobMessage::validate`], [`ValidationError`] and the contract's limits.
 //! - `rules`: the rules `validate` checks, one function each.
+//! - `strict`: refusing a body in which one object holds the same key twice.
 
 mod kinds;
 mod message;
 mod provider;
 mod rules;
+mod strict;
 mod validate;
 
 pub use kinds::{Lane, Model, OutputFormat, SizePreset};
 pub use message::{JobMessage, JobSpec, readable_batch, readable_id};
 pub use provider::ProviderKind;
+pub use strict::check_duplicate_keys;
 pub use validate::{
-    DEFAULT_SIZE, MAX_BATCH_LEN, MAX_NUMBER_RESULTS, MAX_PROMPT_CHARS, ValidationError,
-    validate_batch_name,
+    DEFAULT_SIZE, MAX_BATCH_LEN, MAX_METADATA_BYTES, MAX_NUMBER_RESULTS, MAX_PROMPT_CHARS,
+    ValidationError, validate_batch_name,
 };
 
 #[cfg(test)]

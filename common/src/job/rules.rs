@@ -178,3 +178,21 @@ pub(super) fn check_number_results(
     }
     Ok(n)
 }
+
+/// `metadata`: at most [`MAX_METADATA_BYTES`](super::MAX_METADATA_BYTES) serialised.
+pub(super) fn check_metadata(
+    metadata: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Result<(), ValidationError> {
+    let Some(m) = metadata else { return Ok(()) };
+    let len = serde_json::to_vec(m).map_or(usize::MAX, |v| v.len());
+    if len > super::MAX_METADATA_BYTES {
+        return Err(ValidationError::new(
+            "metadata",
+            format!(
+                "is {len} bytes serialised; at most {} allowed (keep payloads elsewhere and put a reference here)",
+                super::MAX_METADATA_BYTES
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -334,3 +334,30 @@ proptest! {
         prop_assert_eq!(back, msg);
     }
 }
+
+#[test]
+fn metadata_over_16_kib_is_refused_naming_the_field() {
+    let small = serde_json::json!({"id": uuid::Uuid::new_v4(), "model": "flux-2-pro", "prompt": "p",
+        "metadata": {"sku": "x".repeat(15 * 1024)}});
+    let msg = JobMessage::from_json(small.to_string().as_bytes()).unwrap();
+    assert!(msg.validate(ProviderKind::Bfl).is_ok());
+    let big = serde_json::json!({"id": uuid::Uuid::new_v4(), "model": "flux-2-pro", "prompt": "p",
+        "metadata": {"sku": "x".repeat(16 * 1024)}});
+    let msg = JobMessage::from_json(big.to_string().as_bytes()).unwrap();
+    let e = msg.validate(ProviderKind::Bfl).unwrap_err();
+    assert_eq!(e.field, "metadata");
+    assert!(e.rule.contains("at most 16384"), "{e}");
+}
+
+#[test]
+fn a_key_twice_in_the_metadata_is_refused_not_last_wins() {
+    let id = uuid::Uuid::new_v4();
+    let body = format!(
+        r#"{{"id":"{id}","model":"flux-2-pro","prompt":"p","metadata":{{"sku":"A","sku":"B"}}}}"#
+    );
+    let e = JobMessage::from_json(body.as_bytes()).unwrap_err();
+    assert_eq!(e.to_string(), "metadata.sku: appears twice in one object");
+    let body = format!(r#"{{"id":"{id}","model":"flux-2-pro","prompt":"p","prompt":"q"}}"#);
+    let e = JobMessage::from_json(body.as_bytes()).unwrap_err();
+    assert_eq!(e.field, "prompt");
+}

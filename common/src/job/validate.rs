@@ -2,9 +2,9 @@
 //! provider and size resolved; [`ValidationError`] says which rule a message breaks.
 
 use super::rules::{
-    check_guidance, check_number_results, check_pixels, check_prompt, check_prompt_upsampling,
-    check_reference_count, check_reference_sources, check_safety_tolerance, check_side,
-    check_steps,
+    check_guidance, check_metadata, check_number_results, check_pixels, check_prompt,
+    check_prompt_upsampling, check_reference_count, check_reference_sources,
+    check_safety_tolerance, check_side, check_steps,
 };
 use super::{JobMessage, JobSpec, ProviderKind};
 
@@ -14,14 +14,18 @@ pub const MAX_PROMPT_CHARS: usize = 32_000;
 pub const DEFAULT_SIZE: (u32, u32) = (1024, 1024);
 /// Most images one job may ask for (`number_results`, Runware's `numberResults`).
 pub const MAX_NUMBER_RESULTS: u32 = 20;
+/// Largest `metadata`, serialised, in bytes: it is copied into every record and
+/// event, so it is for labels (a SKU, a catalog row), not for payloads.
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 /// Longest batch name, in bytes; batch names become parts of Redis keys and paths.
 pub const MAX_BATCH_LEN: usize = 128;
 
 /// Why a job message is not valid: the field and the rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {rule}")]
+#[error("{}{rule}", if field.is_empty() { String::new() } else { format!("{field}: ") })]
 pub struct ValidationError {
-    /// The offending field, as named in the message (`body` when it is not a job at all).
+    /// The offending field, as named in the message (`body` when it is not a job at
+    /// all; empty when the problem is the input line itself, e.g. not UTF-8).
     pub field: String,
     /// The rule it breaks, in words.
     pub rule: String,
@@ -57,6 +61,7 @@ impl JobMessage {
         check_reference_sources(&self.reference_images)?;
         check_safety_tolerance(provider, self.safety_tolerance)?;
         let number_results = check_number_results(provider, self.number_results)?;
+        check_metadata(self.metadata.as_ref())?;
 
         Ok(JobSpec {
             id: self.id,
