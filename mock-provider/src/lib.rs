@@ -62,7 +62,7 @@
 //!   plus a Runflow run's `input` and `metadata`); at most 256 encoded images are
 //!   cached, and each journal keeps 256 requests. The per-prompt and per-seed maps of
 //!   [`Stats`] grow with the distinct prompts and seeds seen. Lower `task_ttl` for
-//!   long, fast runs.
+//!   long, fast runs; `tests/load.rs` measures the resident memory over 3,000 jobs.
 //!   `GET /_mock/stats?maps=false` ([`MockProvider::summary`]) skips the per-prompt maps.
 
 pub mod config;
