@@ -3,16 +3,25 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 
 use crate::app::AppState;
 use crate::knobs::{Knobs, KnobsPatch};
 use crate::sim::Stats;
 
+/// The admin routes (each provider registers its own journal under `/_mock`).
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/_mock/stats", get(stats))
+        .route("/_mock/config", get(knobs).post(update))
+        .route("/_mock/reset-stats", post(reset_stats))
+}
+
 /// `GET /_mock/stats`; with `?maps=false` the per-prompt maps are left empty.
-pub(crate) async fn stats(
+async fn stats(
     State(app): State<Arc<AppState>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Json<Stats> {
@@ -21,21 +30,18 @@ pub(crate) async fn stats(
 }
 
 /// `GET /_mock/config`: the knobs in force.
-pub(crate) async fn knobs(State(app): State<Arc<AppState>>) -> Json<Knobs> {
+async fn knobs(State(app): State<Arc<AppState>>) -> Json<Knobs> {
     Json(app.sim.knobs())
 }
 
 /// `POST /_mock/config` with a [`KnobsPatch`]; answers the knobs now in force.
-pub(crate) async fn update(
-    State(app): State<Arc<AppState>>,
-    Json(patch): Json<KnobsPatch>,
-) -> Json<Knobs> {
+async fn update(State(app): State<Arc<AppState>>, Json(patch): Json<KnobsPatch>) -> Json<Knobs> {
     tracing::info!(?patch, "Knobs changed.");
     Json(app.sim.apply(&patch))
 }
 
 /// `POST /_mock/reset-stats`: counters back to zero.
-pub(crate) async fn reset_stats(State(app): State<Arc<AppState>>) -> StatusCode {
+async fn reset_stats(State(app): State<Arc<AppState>>) -> StatusCode {
     app.sim.reset_stats();
     StatusCode::NO_CONTENT
 }

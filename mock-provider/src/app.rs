@@ -5,13 +5,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, Uri, header};
-use axum::routing::{get, post};
 
 use crate::config::MockConfig;
 use crate::delivery::{self, Signer};
 use crate::images::ImageCache;
+use crate::journal::Journal;
 use crate::sim::Sim;
-use crate::{admin, bfl, runware};
+use crate::{admin, bfl, runflow, runware};
 
 /// Request bodies may carry up to ten base64 reference images.
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -27,7 +27,9 @@ pub(crate) struct AppState {
     pub signer: Signer,
     pub images: ImageCache,
     /// The Runware `imageInference` tasks received, as sent.
-    pub runware_requests: runware::Journal,
+    pub runware_requests: Journal,
+    /// The Runflow run creations received: model, `Idempotency-Key` and body.
+    pub runflow_requests: Journal,
 }
 
 impl std::fmt::Debug for AppState {
@@ -49,7 +51,8 @@ impl AppState {
             base_url,
             signer: Signer::new(),
             images: ImageCache::default(),
-            runware_requests: runware::Journal::default(),
+            runware_requests: Journal::default(),
+            runflow_requests: Journal::default(),
         }
     }
 
@@ -58,6 +61,16 @@ impl AppState {
         headers
             .get("x-key")
             .is_some_and(|k| k.as_bytes() == self.api_key.as_bytes())
+    }
+
+    /// The key given as `Authorization: Bearer <key>`: `None` when absent,
+    /// `Some(false)` when it is not the accepted one.
+    pub fn bearer(&self, headers: &HeaderMap) -> Option<bool> {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|k| k.as_bytes() == self.api_key.as_bytes())
     }
 
     /// The base for URLs handed back to this request's client: the configured public
@@ -78,19 +91,15 @@ impl AppState {
     }
 }
 
-/// All routes: the Runware API at `/v1`, the BFL API under `/v1/…`, the image delivery
-/// and admin under `/_mock`.
+/// All routes: each provider's API, the image delivery and admin under `/_mock`.
+/// A provider module registers its own routes.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/v1", post(runware::tasks))
-        .route("/v1/{model}", post(bfl::submit))
-        .route("/v1/get_result", get(bfl::get_result))
-        .route("/v1/credits", get(bfl::credits))
-        .route("/_mock/images/{id}", get(delivery::download))
-        .route("/_mock/stats", get(admin::stats))
-        .route("/_mock/runware/requests", get(runware::requests))
-        .route("/_mock/config", get(admin::knobs).post(admin::update))
-        .route("/_mock/reset-stats", post(admin::reset_stats))
+        .merge(bfl::routes())
+        .merge(runware::routes())
+        .merge(runflow::routes())
+        .merge(delivery::routes())
+        .merge(admin::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

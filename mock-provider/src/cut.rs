@@ -5,21 +5,17 @@ use axum::body::{Body, Bytes};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-/// A 200 whose body stops after a few bytes and then fails, which makes the server
-/// abort the connection: the client cannot tell whether its task was taken.
-pub(crate) fn response() -> Response {
+/// An answer with `status` (the provider's success status) whose body stops after a
+/// few bytes and then fails, which makes the server abort the connection: the client
+/// cannot tell whether its task was taken.
+pub(crate) fn response(status: StatusCode) -> Response {
     let chunks: [Result<Bytes, std::io::Error>; 2] = [
-        Ok(Bytes::from_static(b"{\"data\":[{\"taskType\":")),
+        Ok(Bytes::from_static(b"{\"id\":")),
         Err(std::io::Error::new(
             std::io::ErrorKind::ConnectionReset,
             "mock: connection dropped after the task was accepted",
         )),
     ];
     let body = Body::from_stream(futures_util::stream::iter(chunks));
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

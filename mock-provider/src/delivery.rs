@@ -1,19 +1,26 @@
-//! Image delivery: signed, expiring `result.sample` URLs and the handler behind them,
-//! which behaves like a storage bucket's signed URL (403 once expired or tampered).
+//! Image delivery: signed, expiring image URLs (BFL's `result.sample`, Runware's
+//! `imageURL`, Runflow's output URLs) and the handler behind them, which behaves like
+//! a storage bucket's signed URL (403 once expired or tampered), with injected 5xx
+//! (`download_fail_first`, `download_fail_rate`) and chunked bodies
+//! (`chunked_image_bytes`).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::images;
-use crate::sim::{Outcome, Status};
+use crate::sim::{Fault, Outcome, Status, TaskView};
+use crate::{hostile, images};
+
+type Refused = (StatusCode, &'static str);
 
 /// Signs (task id, expiry) with keys drawn at start, so URLs cannot be forged.
 #[derive(Debug)]
@@ -50,36 +57,61 @@ pub(crate) fn sample_url(
     format!("{base}/_mock/images/{id}?exp={expires_ms}&sig={sig}{n}")
 }
 
+/// The delivery route.
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new().route("/_mock/images/{id}", get(download))
+}
+
 /// `GET /_mock/images/{id}?exp=&sig=`: the image, in the task's output format.
-pub(crate) async fn download(
+async fn download(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    match serve(&app, &id, &query) {
-        Ok((content_type, bytes)) => {
-            let with_key = headers.contains_key("x-key");
-            app.sim.record(|s| {
-                s.downloads += 1;
-                s.downloads_with_key += u64::from(with_key);
-            });
-            ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
-        }
+    let (id, index, task) = match check(&app, &id, &query) {
+        Ok(found) => found,
         Err(refusal) => {
             app.sim.record(|s| s.downloads_refused += 1);
-            refusal.into_response()
+            return refusal.into_response();
         }
+    };
+    if let Err(fault) = app.sim.download_gate(id) {
+        return match fault {
+            Fault::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "We encountered an internal error. Please try again.",
+            ),
+            Fault::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Please reduce your request rate.",
+            ),
+        }
+        .into_response();
+    }
+    let bytes = match image(&app, id, index, &task) {
+        Ok(bytes) => bytes,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let with_key = headers.contains_key("x-key");
+    app.sim.record(|s| {
+        s.downloads += 1;
+        s.downloads_with_key += u64::from(with_key);
+    });
+    let content_type = images::content_type(task.format);
+    match app.sim.knobs().chunked_image_bytes {
+        Some(total) => hostile::chunked_image(content_type, bytes, total),
+        None => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
     }
 }
 
-fn serve(
+/// The task and image index behind a URL whose signature, expiry and task check out.
+fn check(
     app: &AppState,
     id: &str,
     query: &HashMap<String, String>,
-) -> Result<(&'static str, Bytes), (StatusCode, &'static str)> {
-    const NOT_FOUND: (StatusCode, &str) =
-        (StatusCode::NOT_FOUND, "The specified blob does not exist.");
+) -> Result<(Uuid, u32, TaskView), Refused> {
+    const NOT_FOUND: Refused = (StatusCode::NOT_FOUND, "The specified blob does not exist.");
     let id = Uuid::parse_str(id).map_err(|_| NOT_FOUND)?;
     let index = match query.get("n") {
         None => 0,
@@ -99,9 +131,13 @@ fn serve(
     if task.status != Status::Done(Outcome::Ready) || index >= task.results {
         return Err(NOT_FOUND);
     }
-    let content_type = images::content_type(task.format);
+    Ok((id, index, task))
+}
+
+/// The encoded image, from the cache or drawn now.
+fn image(app: &AppState, id: Uuid, index: u32, task: &TaskView) -> Result<Bytes, Refused> {
     if let Some(bytes) = app.images.get((id, index)) {
-        return Ok((content_type, bytes));
+        return Ok(bytes);
     }
     let seed = task.seed.wrapping_add(i64::from(index));
     let bytes = images::render(&task.prompt, seed, task.format)
@@ -114,5 +150,5 @@ fn serve(
             )
         })?;
     app.images.put((id, index), bytes.clone());
-    Ok((content_type, bytes))
+    Ok(bytes)
 }

@@ -5,18 +5,21 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Parser;
-use fluxq_mock_provider::{MockConfig, MockProvider};
+use clap::{ArgAction, Parser};
+use fluxq_mock_provider::{MockConfig, MockProvider, RunflowOutputShape};
+use serde_json::Value;
 use tracing_subscriber::EnvFilter;
 
-/// A faithful simulator of the BFL and Runware APIs for fluxq's demo, tests and benchmarks.
+/// A faithful simulator of the BFL, Runware and Runflow APIs for fluxq's demo, tests
+/// and benchmarks. Every knob can also be changed at run time with `POST /_mock/config`
+/// (the field of the same name; see mock-provider/README.md).
 #[derive(Debug, Parser)]
 #[command(name = "mock-provider", version)]
 struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "MOCK_LISTEN", default_value = "127.0.0.1:8089")]
     listen: SocketAddr,
-    /// The API key accepted (BFL `x-key`, Runware `Authorization: Bearer`).
+    /// The API key accepted (BFL `x-key`, Runware and Runflow `Authorization: Bearer`).
     #[arg(
         long,
         env = "MOCK_API_KEY",
@@ -27,9 +30,12 @@ struct Args {
     /// Generation time in milliseconds: fixed ("200") or uniform in a range ("200..800").
     #[arg(long, env = "MOCK_LATENCY_MS", default_value = "0", value_parser = parse_latency)]
     latency_ms: (u64, u64),
-    /// Most tasks in flight (submitted, not finished); more get 429.
+    /// Most tasks in flight (submitted, not finished); more get 429 (Runflow: stay `queued`).
     #[arg(long, env = "MOCK_MAX_IN_FLIGHT")]
     max_in_flight: Option<u32>,
+    /// Most Runflow runs waiting in `queued` beyond the cap; more get 429. Unbounded when absent.
+    #[arg(long, env = "MOCK_RUNFLOW_MAX_QUEUED")]
+    runflow_max_queued: Option<u32>,
     /// Fraction (0–1) of submits answered 500/503 at random.
     #[arg(long, env = "MOCK_SUBMIT_FAIL_RATE", default_value_t = 0.0, value_parser = parse_rate)]
     submit_fail_rate: f64,
@@ -45,6 +51,37 @@ struct Args {
     /// Fraction (0–1) of accepted tasks whose answer is cut off (a lost connection).
     #[arg(long, env = "MOCK_DROP_AFTER_ACCEPT_RATE", default_value_t = 0.0, value_parser = parse_rate)]
     drop_after_accept_rate: f64,
+    /// Fraction (0–1) of image downloads answered 500/503 at random.
+    #[arg(long, env = "MOCK_DOWNLOAD_FAIL_RATE", default_value_t = 0.0, value_parser = parse_rate)]
+    download_fail_rate: f64,
+    /// The first N downloads of each task's image(s) are answered 500/503.
+    #[arg(long, env = "MOCK_DOWNLOAD_FAIL_FIRST", default_value_t = 0)]
+    download_fail_first: u32,
+    /// Fraction (0–1) of Runflow run searches (`GET /v1/runs?q=…`) answered 500/503.
+    #[arg(long, env = "MOCK_LOOKUP_FAIL_RATE", default_value_t = 0.0, value_parser = parse_rate)]
+    lookup_fail_rate: f64,
+    /// Put this raw value in place of `cost` in every reply that reports one (BFL
+    /// submit, Runware results, Runflow runs); billing is unchanged. JSON (`1e30`,
+    /// `-1`, `"0.05"`), or else a string (`NaN`).
+    #[arg(long, env = "MOCK_COST_OVERRIDE", value_parser = parse_raw)]
+    cost_override: Option<Value>,
+    /// Put this raw value in place of `progress` in BFL `Pending` replies (`1e-30`,
+    /// `-5`, …): JSON, or else a string.
+    #[arg(long, env = "MOCK_POLL_PROGRESS_OVERRIDE", value_parser = parse_raw)]
+    poll_progress_override: Option<Value>,
+    /// Pad every poll reply (BFL, Runware `getResponse`, Runflow runs) with a
+    /// `mock_padding` string of this many bytes (still valid JSON).
+    #[arg(long, env = "MOCK_POLL_BODY_PAD_BYTES", default_value_t = 0)]
+    poll_body_pad_bytes: u64,
+    /// Serve images as chunked bodies of exactly this many bytes, without Content-Length.
+    #[arg(long, env = "MOCK_CHUNKED_IMAGE_BYTES")]
+    chunked_image_bytes: Option<u64>,
+    /// Whether Runflow honours `Idempotency-Key` on single runs (`true` or `false`).
+    #[arg(long, env = "MOCK_RUNFLOW_IDEMPOTENCY", default_value_t = true, action = ArgAction::Set)]
+    runflow_idempotency: bool,
+    /// Where a succeeded Runflow run puts its image URL: `outputs`, `image_urls` or `image`.
+    #[arg(long, env = "MOCK_RUNFLOW_OUTPUT_SHAPE", default_value = "outputs", value_parser = parse_shape)]
+    runflow_output_shape: RunflowOutputShape,
     /// Prompts containing this word are moderated (even seed: Request, odd: Content).
     #[arg(long, env = "MOCK_MODERATION_WORD")]
     moderation_word: Option<String>,
@@ -63,7 +100,7 @@ struct Args {
     /// Seconds an image URL stays valid after the task is Ready.
     #[arg(long, env = "MOCK_DOWNLOAD_TTL_SECS", default_value_t = 600)]
     download_ttl_secs: u64,
-    /// `retry_after` seconds announced with every 429.
+    /// `retry_after` seconds announced with every 429 (Runflow: `Retry-After`, left out when 0).
     #[arg(long, env = "MOCK_RETRY_AFTER_SECS", default_value_t = 1)]
     retry_after_secs: u64,
     /// Base of the URLs handed out; by default the Host the client called.
@@ -99,6 +136,16 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A raw reply value: JSON when it parses, else the text as a JSON string.
+fn parse_raw(s: &str) -> Result<Value, String> {
+    Ok(serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_owned())))
+}
+
+fn parse_shape(s: &str) -> Result<RunflowOutputShape, String> {
+    RunflowOutputShape::parse(s)
+        .ok_or_else(|| format!("expected outputs, image_urls or image, got {s:?}"))
+}
+
 impl Args {
     fn config(self) -> anyhow::Result<MockConfig> {
         if self.credits.is_some_and(|c| !c.is_finite() || c < 0.0) {
@@ -109,11 +156,21 @@ impl Args {
             latency_min: Duration::from_millis(self.latency_ms.0),
             latency_max: Duration::from_millis(self.latency_ms.1),
             max_in_flight: self.max_in_flight,
+            runflow_max_queued: self.runflow_max_queued,
             submit_fail_rate: self.submit_fail_rate,
             poll_fail_rate: self.poll_fail_rate,
             error_rate: self.error_rate,
             throttle_rate: self.throttle_rate,
             drop_after_accept_rate: self.drop_after_accept_rate,
+            download_fail_rate: self.download_fail_rate,
+            download_fail_first: self.download_fail_first,
+            lookup_fail_rate: self.lookup_fail_rate,
+            cost_override: self.cost_override,
+            poll_progress_override: self.poll_progress_override,
+            poll_body_pad_bytes: self.poll_body_pad_bytes,
+            chunked_image_bytes: self.chunked_image_bytes,
+            runflow_idempotency: self.runflow_idempotency,
+            runflow_output_shape: self.runflow_output_shape,
             moderation_word: self.moderation_word,
             reject_word: self.reject_word,
             credits: self.credits,

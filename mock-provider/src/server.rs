@@ -69,7 +69,8 @@ impl MockProvider {
         self.local_addr
     }
 
-    /// The API key the mock accepts (BFL `x-key`, Runware `Authorization: Bearer`).
+    /// The API key the mock accepts (BFL `x-key`, Runware and Runflow
+    /// `Authorization: Bearer`).
     pub fn api_key(&self) -> &str {
         &self.state.api_key
     }
@@ -89,6 +90,14 @@ impl MockProvider {
     /// oldest first, as `GET /_mock/runware/requests` reports them.
     pub fn runware_requests(&self) -> Vec<serde_json::Value> {
         self.state.runware_requests.all()
+    }
+
+    /// The Runflow run creations received (the last 256), oldest first, as
+    /// `GET /_mock/runflow/requests` reports them: each `{"model_id",
+    /// "idempotency_key", "body"}`, `body` the JSON exactly as sent (or, when it was
+    /// not JSON, its text).
+    pub fn runflow_requests(&self) -> Vec<serde_json::Value> {
+        self.state.runflow_requests.all()
     }
 
     /// The knobs in force, as `GET /_mock/config` reports them.

@@ -84,8 +84,9 @@ impl From<Refusal> for ApiError {
                 retry_after_secs,
             },
             Refusal::InsufficientCredits => ApiError::InsufficientCredits,
-            // BFL orders never carry a client-chosen id, so no submit conflicts.
-            Refusal::Conflict => ApiError::Fault(Fault::Internal),
+            // BFL orders carry neither a client-chosen id nor an idempotency key, so
+            // no submit conflicts.
+            Refusal::Conflict | Refusal::IdempotencyConflict => ApiError::Fault(Fault::Internal),
         }
     }
 }

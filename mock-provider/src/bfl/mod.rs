@@ -8,25 +8,33 @@ mod request;
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use fluxq_common::Model;
 use fluxq_common::pricing::{MICRO_USD_PER_CREDIT, PIXELS_PER_MEGAPIXEL};
-use fluxq_common::{Model, ProviderKind};
 use serde_json::json;
 
-pub(crate) use poll::get_result;
-
 use crate::app::AppState;
+use crate::sim::Api;
 use error::ApiError;
 
 /// The balance `GET /v1/credits` reports when credits are unlimited.
 pub const UNLIMITED_CREDITS: f64 = 1_000_000_000.0;
 
+/// BFL's routes.
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/v1/{model}", post(submit))
+        .route("/v1/get_result", get(poll::get_result))
+        .route("/v1/credits", get(credits))
+}
+
 /// `POST /v1/{model}`: auth, validation, then admission by the simulation.
-pub(crate) async fn submit(
+async fn submit(
     State(app): State<Arc<AppState>>,
     Path(model): Path<String>,
     headers: HeaderMap,
@@ -92,14 +100,18 @@ pub(crate) async fn submit(
     };
     let id = accepted.id;
     tracing::debug!(%id, model = model.as_str(), "Task accepted.");
-    if app.sim.draw_drop(ProviderKind::Bfl) {
-        return crate::cut::response();
+    if app.sim.draw_drop(Api::Bfl) {
+        return crate::cut::response(StatusCode::OK);
     }
     let output_mp = f64::from(width) * f64::from(height) / PIXELS_PER_MEGAPIXEL as f64;
+    let knobs = app.sim.knobs();
+    let cost = knobs
+        .cost_override
+        .unwrap_or_else(|| json!(accepted.cost.0 as f64 / MICRO_USD_PER_CREDIT as f64));
     let mut body = json!({
         "id": id,
         "polling_url": format!("{}/v1/get_result?id={id}", app.base_for(&headers, &uri)),
-        "cost": accepted.cost.0 as f64 / MICRO_USD_PER_CREDIT as f64,
+        "cost": cost,
         "input_mp": references as f64,
         "output_mp": (output_mp * 100.0).round() / 100.0,
     });
@@ -112,7 +124,7 @@ pub(crate) async fn submit(
 }
 
 /// `GET /v1/credits`: the balance left, in credits.
-pub(crate) async fn credits(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn credits(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if !app.authorized(&headers) {
         app.sim.record(|s| s.unauthorized += 1);
         return ApiError::Forbidden.into_response();

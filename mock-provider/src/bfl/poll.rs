@@ -4,21 +4,20 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use fluxq_common::ProviderKind;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::error::{ApiError, FieldError};
 use crate::app::AppState;
-use crate::delivery;
-use crate::sim::{Outcome, Status, TaskView};
+use crate::sim::{Api, Outcome, Status, TaskView};
+use crate::{delivery, hostile};
 
 /// Polls need no key (a wrong one is ignored too): the id is the capability.
-pub(crate) async fn get_result(
+/// `poll_progress_override` and `poll_body_pad_bytes` shape the answer.
+pub(super) async fn get_result(
     State(app): State<Arc<AppState>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -30,21 +29,30 @@ pub(crate) async fn get_result(
         return ApiError::Invalid(vec![error]).into_response();
     };
     let id = Uuid::parse_str(raw_id).ok();
-    let task = match app.sim.poll(ProviderKind::Bfl, id) {
+    let task = match app.sim.poll(Api::Bfl, id) {
         Ok(task) => task,
         Err(fault) => return ApiError::Fault(fault).into_response(),
     };
-    let Some((id, task)) = id.zip(task) else {
-        return Json(answer(
+    let knobs = app.sim.knobs();
+    let answer = match id.zip(task) {
+        Some((id, task)) => {
+            let mut answer = body(&app, &app.base_for(&headers, &uri), id, &task);
+            if let (Status::Pending { .. }, Some(progress)) =
+                (task.status, knobs.poll_progress_override)
+            {
+                answer["progress"] = progress;
+            }
+            answer
+        }
+        None => self::answer(
             raw_id,
             "Task not found",
             Value::Null,
             Value::Null,
             Value::Null,
-        ))
-        .into_response();
+        ),
     };
-    Json(body(&app, &app.base_for(&headers, &uri), id, &task)).into_response()
+    hostile::json(StatusCode::OK, answer, knobs.poll_body_pad_bytes)
 }
 
 /// The poll answer for a remembered task.

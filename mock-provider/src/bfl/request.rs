@@ -1,12 +1,12 @@
 //! Validation of a BFL submit body, the way BFL's API (FastAPI/pydantic) does it:
 //! unknown fields are refused, and every problem is reported at once.
 
-use fluxq_common::{Model, ProviderKind};
+use fluxq_common::{Model, ProviderKind, pricing};
 use serde_json::Value;
 
 use super::error::FieldError;
 use super::fields::Checker;
-use crate::sim::Order;
+use crate::sim::{Api, Extras, Order};
 
 /// Most pixels an output may have: 4 megapixels of 2^20 (unconfirmed limit).
 pub const MAX_PIXELS: i64 = 4 << 20;
@@ -109,18 +109,21 @@ pub(crate) fn validate(model: Model, body: &[u8]) -> Result<Submit, Vec<FieldErr
     }
     // Both sides are within 64..=MAX_PIXELS / 64 here, so they fit in u32.
     let side = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+    let (width, height) = (side(width), side(height));
     let order = Order {
-        provider: ProviderKind::Bfl,
+        api: Api::Bfl,
         model,
         prompt,
         seed,
-        width: side(width),
-        height: side(height),
+        width,
+        height,
         references,
         format,
         id: None,
         results: 1,
         include_cost: true,
+        unit_cost: pricing::estimate(ProviderKind::Bfl, model, width, height, references),
+        extras: Extras::default(),
     };
     Ok(Submit { order, webhook_url })
 }

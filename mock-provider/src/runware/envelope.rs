@@ -1,7 +1,6 @@
 //! Runware's answer shape: `{"data": [...], "errors": [...]}`, each error with `code`,
 //! `message`, `parameter`, `taskType` and `taskUUID`, plus an HTTP status.
 
-use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -80,7 +79,8 @@ impl TaskError {
                 "insufficientCredits",
                 "Insufficient credits to run this task.",
             ),
-            Refusal::Conflict => Self::invalid(
+            // Runware orders carry no idempotency key; their taskUUID is one.
+            Refusal::Conflict | Refusal::IdempotencyConflict => Self::invalid(
                 "conflictTaskUUID",
                 "taskUUID",
                 "A task with this taskUUID was already submitted; poll it with getResponse.",
@@ -111,6 +111,8 @@ impl TaskError {
 pub(super) struct Envelope {
     pub data: Vec<Value>,
     pub errors: Vec<TaskError>,
+    /// Padding to add to the answer (`poll_body_pad_bytes`), 0 for none.
+    pub pad_bytes: u64,
 }
 
 impl IntoResponse for Envelope {
@@ -128,6 +130,6 @@ impl IntoResponse for Envelope {
             let errors = self.errors.iter().map(TaskError::to_json).collect();
             body.insert("errors".into(), Value::Array(errors));
         }
-        (status, Json(Value::Object(body))).into_response()
+        crate::hostile::json(status, Value::Object(body), self.pad_bytes)
     }
 }

@@ -4,31 +4,39 @@
 //! generations in [`poll`], the envelope in [`envelope`].
 
 mod envelope;
-mod journal;
 mod poll;
 mod request;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use fluxq_common::ProviderKind;
+use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
 use crate::cut;
+use crate::sim::Api;
 use envelope::{Envelope, TaskError};
-pub(crate) use journal::Journal;
+
+/// Runware's route, and its journal under `/_mock`.
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/v1", post(tasks))
+        .route("/_mock/runware/requests", get(requests))
+}
 
 /// `GET /_mock/runware/requests`: the `imageInference` tasks received, oldest first.
-pub(crate) async fn requests(State(app): State<Arc<AppState>>) -> axum::Json<Vec<Value>> {
+async fn requests(State(app): State<Arc<AppState>>) -> axum::Json<Vec<Value>> {
     axum::Json(app.runware_requests.all())
 }
 
-/// `POST /v1`: auth, then every task in order.
-pub(crate) async fn tasks(
+/// `POST /v1`: auth, then every task in order. An answer to any `getResponse` is
+/// padded by `poll_body_pad_bytes`.
+async fn tasks(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
@@ -46,8 +54,8 @@ pub(crate) async fn tasks(
                 "The body must be a JSON array of task objects.",
             );
             return Envelope {
-                data: vec![],
                 errors: vec![e],
+                ..Envelope::default()
             }
             .into_response();
         }
@@ -67,10 +75,13 @@ pub(crate) async fn tasks(
             Some("imageInference") => {
                 app.runware_requests.push(Value::Object(task.clone()));
                 if !image_inference(&app, &base, task, &mut out).await {
-                    return cut::response();
+                    return cut::response(StatusCode::OK);
                 }
             }
-            Some("getResponse") => poll::get_response(&app, &base, task, &mut out),
+            Some("getResponse") => {
+                out.pad_bytes = app.sim.knobs().poll_body_pad_bytes;
+                poll::get_response(&app, &base, task, &mut out);
+            }
             other => {
                 let e = TaskError::invalid(
                     "unsupportedTaskType",
@@ -90,13 +101,9 @@ pub(crate) async fn tasks(
 /// The key must come as `Authorization: Bearer <key>` (the `authentication` task of
 /// the WebSocket API is not simulated).
 fn auth(app: &AppState, headers: &HeaderMap) -> Option<Response> {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let (code, message) = match given {
-        Some(k) if k.as_bytes() == app.api_key.as_bytes() => return None,
-        Some(_) => ("invalidApiKey", "Invalid API key."),
+    let (code, message) = match app.bearer(headers) {
+        Some(true) => return None,
+        Some(false) => ("invalidApiKey", "Invalid API key."),
         None => (
             "missingApiKey",
             "Missing API key: send Authorization: Bearer <key>.",
@@ -113,6 +120,7 @@ fn auth(app: &AppState, headers: &HeaderMap) -> Option<Response> {
         Envelope {
             data: vec![],
             errors: vec![e],
+            ..Envelope::default()
         }
         .into_response(),
     )
@@ -169,7 +177,7 @@ async fn image_inference(
             return true;
         }
     };
-    if app.sim.draw_drop(ProviderKind::Runware) {
+    if app.sim.draw_drop(Api::Runware) {
         return false;
     }
     if !inference.sync {

@@ -3,14 +3,13 @@
 //! synchronous `imageInference` answer.
 
 use axum::http::StatusCode;
-use fluxq_common::ProviderKind;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::envelope::{Envelope, TaskError};
 use crate::app::AppState;
 use crate::delivery;
-use crate::sim::{Outcome, Status, TaskView};
+use crate::sim::{Api, Outcome, Status, TaskView};
 
 /// Answers one `getResponse` task into `out`.
 pub(super) fn get_response(
@@ -30,7 +29,7 @@ pub(super) fn get_response(
         out.errors.push(e.task("getResponse", raw));
         return;
     };
-    match app.sim.poll(ProviderKind::Runware, Some(id)) {
+    match app.sim.poll(Api::Runware, Some(id)) {
         Err(fault) => out
             .errors
             .push(TaskError::fault(fault).task("getResponse", None)),
@@ -68,6 +67,11 @@ pub(super) fn items(app: &AppState, base: &str, id: Uuid, view: &TaskView, out: 
         }
         Status::Done(Outcome::Ready) => {
             let unit = view.cost.0 / u64::from(view.results.max(1));
+            let cost = app
+                .sim
+                .knobs()
+                .cost_override
+                .unwrap_or_else(|| json!(unit as f64 / 1_000_000.0));
             for n in 0..view.results {
                 let mut item = json!({
                     "taskType": "imageInference",
@@ -79,7 +83,7 @@ pub(super) fn items(app: &AppState, base: &str, id: Uuid, view: &TaskView, out: 
                     "NSFWContent": false,
                 });
                 if view.include_cost {
-                    item["cost"] = json!(unit as f64 / 1_000_000.0);
+                    item["cost"] = cost.clone();
                 }
                 out.data.push(item);
             }

@@ -4,12 +4,12 @@
 //! may be). Only `outputType: "URL"` is served.
 
 use fluxq_common::job::MAX_PROMPT_CHARS;
-use fluxq_common::{Model, OutputFormat, ProviderKind};
+use fluxq_common::{Model, OutputFormat, ProviderKind, pricing};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::envelope::TaskError;
-use crate::sim::Order;
+use crate::sim::{Api, Extras, Order};
 
 const FIELDS: &[&str] = &[
     "taskType",
@@ -197,18 +197,21 @@ pub(super) fn validate(t: &Map<String, Value>) -> Checked<Inference> {
     provider_settings(t)?;
     // Both sides are within 256..=2048 here.
     let side = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+    let (width, height) = (side(width), side(height));
     let order = Order {
-        provider: ProviderKind::Runware,
+        api: Api::Runware,
         model,
         prompt,
         seed,
-        width: side(width),
-        height: side(height),
+        width,
+        height,
         references,
         format,
         id: Some(uuid),
         results: u32::try_from(results).unwrap_or(1),
         include_cost,
+        unit_cost: pricing::estimate(ProviderKind::Runware, model, width, height, references),
+        extras: Extras::default(),
     };
     Ok(Inference { uuid, order, sync })
 }

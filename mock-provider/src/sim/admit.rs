@@ -1,79 +1,22 @@
-//! Admission of a submit: a taken task id, fault injection, throttling, the in-flight
-//! cap, credits, then billing and scheduling the new task. Every refusal is counted.
+//! Admission of a submit: an `Idempotency-Key` seen before, a taken task id, fault
+//! injection, throttling, the in-flight cap, credits, then billing and scheduling the
+//! new task. Every refusal is counted.
 
 use std::cmp::Reverse;
 use std::time::Duration;
 
-use fluxq_common::{MicroUsd, Model, OutputFormat, ProviderKind, pricing};
+use fluxq_common::MicroUsd;
 use rand::Rng;
 use tokio::time::Instant;
-use uuid::Uuid;
 
+use super::order::{Accepted, Fault, Order, Refusal};
 use super::task::{Outcome, Task};
 use super::{Clock, Inner, later};
-
-/// A validated generation request, whatever API it came through.
-#[derive(Debug, Clone)]
-pub(crate) struct Order {
-    pub provider: ProviderKind,
-    pub model: Model,
-    pub prompt: String,
-    /// The seed asked for; the mock draws one when absent.
-    pub seed: Option<i64>,
-    pub width: u32,
-    pub height: u32,
-    /// Reference images; each is billed as one megapixel (their size is not inspected).
-    pub references: usize,
-    pub format: OutputFormat,
-    /// The task id the client chose (Runware's `taskUUID`); `None` lets the mock draw one.
-    pub id: Option<Uuid>,
-    /// Images to make (Runware's `numberResults`); each is billed.
-    pub results: u32,
-    /// Whether answers report the cost (Runware's `includeCost`).
-    pub include_cost: bool,
-}
-
-/// An accepted, billed task.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Accepted {
-    pub id: Uuid,
-    pub cost: MicroUsd,
-    /// When the task finishes (a synchronous answer waits until then).
-    pub finish: Instant,
-}
-
-/// An injected server failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fault {
-    /// 500.
-    Internal,
-    /// 503, "try again in a few moments".
-    Unavailable,
-}
-
-/// Why a submit was not accepted (validation and auth are the API module's business).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    Fault(Fault),
-    /// Refused at random (`throttle_rate`).
-    Throttled {
-        retry_after_secs: u64,
-    },
-    /// `max_in_flight` tasks are already in flight.
-    AtCapacity {
-        cap: u32,
-        retry_after_secs: u64,
-    },
-    /// The balance cannot cover the cost.
-    InsufficientCredits,
-    /// A task with the client's id exists already (Runware's `conflictTaskUUID`).
-    Conflict,
-}
 
 impl Inner {
     /// Draws whether to fail now, at `rate`, and how (500 or 503, evenly).
     pub(super) fn draw_fault(&mut self, rate: f64) -> Option<Fault> {
-        if rate <= 0.0 || !self.rng.random_bool(rate) {
+        if rate <= 0.0 || !self.rng.random_bool(rate.min(1.0)) {
             return None;
         }
         Some(if self.rng.random_bool(0.5) {
@@ -89,8 +32,11 @@ impl Inner {
         clock: &Clock,
         order: Order,
     ) -> Result<Accepted, Refusal> {
+        if let Some(replay) = self.replay(&order)? {
+            return Ok(replay);
+        }
         if order.id.is_some_and(|id| self.tasks.contains_key(&id)) {
-            self.stats.provider_mut(order.provider).conflicts += 1;
+            self.stats.provider_mut(order.api).conflicts += 1;
             return Err(Refusal::Conflict);
         }
         if let Some(fault) = self.draw_fault(self.config.submit_fail_rate) {
@@ -103,24 +49,27 @@ impl Inner {
             self.stats.throttled += 1;
             return Err(Refusal::Throttled { retry_after_secs });
         }
-        if let Some(cap) = self.config.max_in_flight
-            && self.stats.in_flight >= u64::from(cap)
-        {
-            self.stats.throttled += 1;
-            self.stats.throttled_at_cap += 1;
-            return Err(Refusal::AtCapacity {
-                cap,
-                retry_after_secs,
-            });
+        if let Some(cap) = self.config.max_in_flight {
+            let waiting = match self.config.runflow_max_queued {
+                _ if cap == 0 || !order.api.queues_at_capacity() => 0,
+                Some(queued) => u64::from(queued),
+                None => u64::MAX,
+            };
+            if self.stats.in_flight >= u64::from(cap).saturating_add(waiting) {
+                self.stats.throttled += 1;
+                self.stats.throttled_at_cap += 1;
+                return Err(Refusal::AtCapacity {
+                    cap,
+                    retry_after_secs,
+                });
+            }
         }
-        let unit = pricing::estimate(
-            order.provider,
-            order.model,
-            order.width,
-            order.height,
-            order.references,
+        let cost = MicroUsd(
+            order
+                .unit_cost
+                .0
+                .saturating_mul(u64::from(order.results.max(1))),
         );
-        let cost = MicroUsd(unit.0.saturating_mul(u64::from(order.results.max(1))));
         if let Some(balance) = self.balance {
             let Some(left) = balance.checked_sub(cost.0) else {
                 self.stats.insufficient_credits += 1;
@@ -131,9 +80,35 @@ impl Inner {
         Ok(self.schedule(now, clock, order, cost))
     }
 
-    /// Creates the billed task and its finish and forget events. Runware reports a
-    /// cost only with a successful result, so a Runware task that will fail is not
-    /// billed (refunded at once; unconfirmed, the safe reading).
+    /// The task an `Idempotency-Key` made before (`Ok(Some)`), a conflict when the
+    /// key came with another request, or `Ok(None)` for a key not seen (or none).
+    fn replay(&mut self, order: &Order) -> Result<Option<Accepted>, Refusal> {
+        let Some(asked) = &order.extras.idempotency else {
+            return Ok(None);
+        };
+        let Some(&(digest, id)) = self.idempotency.get(&asked.key) else {
+            return Ok(None);
+        };
+        let provider = self.stats.provider_mut(order.api);
+        if digest != asked.digest {
+            provider.conflicts += 1;
+            return Err(Refusal::IdempotencyConflict);
+        }
+        let Some(task) = self.tasks.get(&id) else {
+            return Ok(None);
+        };
+        provider.idempotent_replays += 1;
+        Ok(Some(Accepted {
+            id,
+            cost: task.cost,
+            finish: task.finish,
+            replayed: true,
+        }))
+    }
+
+    /// Creates the billed task and its finish and forget events. An API that does not
+    /// bill failures ([`super::Api::bills_failures`]) gets the charge of a task that
+    /// will fail back at once.
     fn schedule(
         &mut self,
         now: Instant,
@@ -152,26 +127,29 @@ impl Inner {
                 .entry(order.prompt.clone())
                 .or_default() += 1;
         }
-        if order.provider == ProviderKind::Runware && outcome != Outcome::Ready {
+        if !order.api.bills_failures() && outcome != Outcome::Ready {
             if let Some(balance) = self.balance.as_mut() {
                 *balance = balance.saturating_add(cost.0);
             }
             cost = MicroUsd(0);
         }
+        let started = if order.api.queues_at_capacity() {
+            self.slot_free_at(now)
+        } else {
+            now
+        };
+        if started > now {
+            self.stats.provider_mut(order.api).queued += 1;
+        }
         let latency = match outcome {
             Outcome::RequestModerated => Duration::ZERO,
             _ => self.draw_latency(),
         };
-        let finish = later(now, latency);
+        let finish = later(started, latency);
         let drawn = uuid::Builder::from_random_bytes(self.rng.random()).into_uuid();
         let id = order.id.unwrap_or(drawn);
-        self.stats.record_submission(
-            order.provider,
-            &order.prompt,
-            order.seed,
-            cost.0,
-            order.results,
-        );
+        self.stats
+            .record_submission(order.api, &order.prompt, order.seed, cost.0, order.results);
         let submit_ms = clock.unix_ms(now);
         self.stats.first_submit_ms = Some(
             self.stats
@@ -192,22 +170,41 @@ impl Inner {
         self.forgetting
             .push(Reverse((later(finish, self.config.task_ttl), id)));
         let download_ms = u64::try_from(self.config.download_ttl.as_millis()).unwrap_or(u64::MAX);
+        let extras = order.extras;
+        if let Some(key) = &extras.idempotency {
+            self.idempotency.insert(key.key.clone(), (key.digest, id));
+        }
+        if let Some(client_ref) = &extras.client_ref {
+            self.index(order.api, client_ref, id);
+        }
         let task = Task {
-            provider: order.provider,
+            api: order.api,
             model: order.model,
             prompt: order.prompt,
             seed,
             format: order.format,
-            submitted: now,
+            started,
             finish,
             outcome,
-            sample_expires_ms: clock.unix_ms(finish).saturating_add(download_ms),
+            submitted_ms: submit_ms,
+            started_ms: clock.unix_ms(started),
+            finish_ms,
+            sample_expires_ms: finish_ms.saturating_add(download_ms),
             results: order.results.max(1),
             cost,
             include_cost: order.include_cost,
+            client_ref: extras.client_ref,
+            idempotency_key: extras.idempotency.map(|i| i.key),
+            echo: extras.echo,
+            downloads: 0,
         };
         self.tasks.insert(id, task);
-        Accepted { id, cost, finish }
+        Accepted {
+            id,
+            cost,
+            finish,
+            replayed: false,
+        }
     }
 
     /// Moderation first (by the word, then the seed's parity), then `error_rate`.

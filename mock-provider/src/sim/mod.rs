@@ -1,6 +1,7 @@
 //! The provider-agnostic simulation behind every endpoint: the task store, the
-//! in-flight count, billing, fault injection and the counters. HTTP shapes live in
-//! the provider modules ([`crate::bfl`], [`crate::runware`]), which share this.
+//! in-flight count (and the queue behind it), billing, fault injection, searches and
+//! the counters. HTTP shapes live in the provider modules ([`crate::bfl`],
+//! [`crate::runware`], [`crate::runflow`]), which share this.
 //!
 //! Tasks are not driven by timers: each carries its finish instant, and every call
 //! first [`Inner::advance`]s the clock, retiring finished tasks from the in-flight
@@ -8,8 +9,13 @@
 //! The in-flight figure is therefore exact at every submit, and so is its maximum.
 
 mod admit;
+mod api;
 mod clock;
+mod download;
+mod index;
+mod order;
 mod per_provider;
+mod queue;
 mod stats;
 mod task;
 
@@ -18,15 +24,16 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use fluxq_common::MicroUsd;
 use fluxq_common::pricing::MICRO_USD_PER_CREDIT;
-use fluxq_common::{MicroUsd, ProviderKind};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-pub(crate) use admit::{Accepted, Fault, Order, Refusal};
-pub(crate) use clock::Clock;
+pub use api::Api;
+pub(crate) use clock::{Clock, rfc3339};
+pub(crate) use order::{Accepted, Extras, Fault, Idempotency, Order, Refusal};
 pub use stats::{ByProvider, ProviderStats, Stats};
 pub(crate) use task::{Outcome, Status, TaskView};
 
@@ -54,6 +61,10 @@ struct Inner {
     finishing: BinaryHeap<Reverse<(Instant, Outcome, u64, u64)>>,
     /// When each remembered task is forgotten.
     forgetting: BinaryHeap<Reverse<(Instant, Uuid)>>,
+    /// Remembered tasks by (API, client correlation id).
+    refs: HashMap<(Api, String), Vec<Uuid>>,
+    /// `Idempotency-Key` → (digest of its request, the task it made).
+    idempotency: HashMap<String, (u64, Uuid)>,
     stats: Stats,
 }
 
@@ -67,6 +78,8 @@ impl Sim {
             tasks: HashMap::new(),
             finishing: BinaryHeap::new(),
             forgetting: BinaryHeap::new(),
+            refs: HashMap::new(),
+            idempotency: HashMap::new(),
             stats: Stats::default(),
         };
         Self {
@@ -96,34 +109,30 @@ impl Sim {
     pub fn submit(&self, order: Order) -> Result<Accepted, Refusal> {
         let mut inner = self.lock();
         inner.stats.submit_requests += 1;
-        inner.stats.provider_mut(order.provider).submit_requests += 1;
+        inner.stats.provider_mut(order.api).submit_requests += 1;
         inner.admit(self.clock.now(), &self.clock, order)
     }
 
     /// Whether to cut off the answer to an accepted task (`drop_after_accept_rate`),
     /// counting it when so.
-    pub fn draw_drop(&self, provider: ProviderKind) -> bool {
+    pub fn draw_drop(&self, api: Api) -> bool {
         let mut inner = self.lock();
         let rate = inner.config.drop_after_accept_rate;
         if rate <= 0.0 || !inner.rng.random_bool(rate) {
             return false;
         }
         inner.stats.dropped_responses += 1;
-        inner.stats.provider_mut(provider).dropped_responses += 1;
+        inner.stats.provider_mut(api).dropped_responses += 1;
         true
     }
 
-    /// Answers a poll through `provider`'s API: a fault, the task, or `None` for an
-    /// unknown or forgotten task (or one the other API accepted).
-    pub fn poll(
-        &self,
-        provider: ProviderKind,
-        id: Option<Uuid>,
-    ) -> Result<Option<TaskView>, Fault> {
+    /// Answers a poll through `api`: a fault, the task, or `None` for an unknown or
+    /// forgotten task (or one another API accepted).
+    pub fn poll(&self, api: Api, id: Option<Uuid>) -> Result<Option<TaskView>, Fault> {
         let now = self.clock.now();
         let mut inner = self.lock();
         inner.stats.polls += 1;
-        inner.stats.provider_mut(provider).polls += 1;
+        inner.stats.provider_mut(api).polls += 1;
         let rate = inner.config.poll_fail_rate;
         if let Some(fault) = inner.draw_fault(rate) {
             inner.stats.record_fault(false);
@@ -131,7 +140,7 @@ impl Sim {
         }
         let view = id
             .and_then(|id| inner.tasks.get(&id))
-            .filter(|t| t.provider == provider)
+            .filter(|t| t.api == api)
             .map(|t| TaskView::of(t, now));
         if view.is_none() {
             inner.stats.not_found += 1;
@@ -209,7 +218,9 @@ impl Inner {
                 break;
             }
             self.forgetting.pop();
-            self.tasks.remove(&id);
+            if let Some(task) = self.tasks.remove(&id) {
+                self.unindex(id, &task);
+            }
         }
     }
 }

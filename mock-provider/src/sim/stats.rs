@@ -3,15 +3,15 @@
 
 use std::collections::HashMap;
 
-use fluxq_common::ProviderKind;
 use fluxq_common::pricing::MICRO_USD_PER_CREDIT;
 use serde::{Deserialize, Serialize};
 
+use super::api::Api;
 pub use super::per_provider::{ByProvider, ProviderStats};
 use super::task::Outcome;
 
 /// Counters since start (or the last `POST /_mock/reset-stats`). The top-level
-/// counters cover both APIs (a Runware `imageInference` task counts as one submit, a
+/// counters cover every API (a Runware `imageInference` task counts as one submit, a
 /// `getResponse` task as one poll); [`Stats::by_provider`] splits the main ones.
 ///
 /// Per-prompt maps are keyed by the prompt exactly as submitted;
@@ -45,7 +45,8 @@ pub struct Stats {
     pub poll_errors: u64,
     /// `submit_errors + poll_errors`.
     pub server_errors: u64,
-    /// Tasks submitted and not yet final, now.
+    /// Tasks submitted and not yet final, now (Runflow runs waiting in `queued`
+    /// included).
     pub in_flight: u64,
     /// The most tasks ever in flight at once.
     pub max_in_flight_seen: u64,
@@ -67,6 +68,12 @@ pub struct Stats {
     pub downloads_with_key: u64,
     /// Image requests refused: expired or forged URL (403), unknown task (404).
     pub downloads_refused: u64,
+    /// 500/503 answered to image requests (`download_fail_first`, `download_fail_rate`).
+    #[serde(default)]
+    pub download_errors: u64,
+    /// 500/503 answered to searches of runs (`lookup_fail_rate`).
+    #[serde(default)]
+    pub lookup_errors: u64,
     /// Total billed, in credits (1 credit = 0.01 USD): `micro_usd_billed / 10_000`.
     pub credits_billed: f64,
     /// Total billed, exactly, in micro-USD.
@@ -114,20 +121,20 @@ impl Stats {
     }
 
     /// The counters of one API.
-    pub(crate) fn provider_mut(&mut self, provider: ProviderKind) -> &mut ProviderStats {
-        self.by_provider.get_mut(provider)
+    pub(crate) fn provider_mut(&mut self, api: Api) -> &mut ProviderStats {
+        self.by_provider.get_mut(api)
     }
 
     /// Records an accepted, billed submit of `images` images.
     pub(crate) fn record_submission(
         &mut self,
-        provider: ProviderKind,
+        api: Api,
         prompt: &str,
         seed: Option<i64>,
         micro_usd: u64,
         images: u32,
     ) {
-        let p = self.provider_mut(provider);
+        let p = self.provider_mut(api);
         p.submissions += 1;
         p.images += u64::from(images.max(1));
         p.micro_usd_billed += micro_usd;

@@ -1,16 +1,22 @@
-//! One simulated generation task: what was asked, when it finishes and how it ends.
+//! One simulated generation task: what was asked, when it starts and finishes, and
+//! how it ends.
 
-use fluxq_common::{MicroUsd, Model, OutputFormat, ProviderKind};
+use std::sync::Arc;
+
+use fluxq_common::{MicroUsd, Model, OutputFormat};
+use serde_json::Value;
 use tokio::time::Instant;
+
+use super::api::Api;
 
 /// How a task ends once its latency has elapsed. Decided at submit time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Outcome {
     /// An image was generated.
     Ready,
-    /// Generation failed (the `error_rate` knob); the task was still billed.
+    /// Generation failed (the `error_rate` knob); billed by BFL only.
     Error,
-    /// The prompt was refused before generation; final at once.
+    /// The prompt was refused before generation; final as soon as it starts.
     RequestModerated,
     /// The generated image was refused.
     ContentModerated,
@@ -19,25 +25,30 @@ pub(crate) enum Outcome {
 /// Where a task stands at some instant.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Status {
-    /// Still generating; `progress` rises from 0 towards 1 over the latency.
+    /// Still waiting or generating; `progress` rises from 0 towards 1 while it runs.
     Pending { progress: f64 },
     /// Final.
     Done(Outcome),
 }
 
-/// A task as the mock remembers it until `forget_at`.
+/// A task as the mock remembers it until it is forgotten (`task_ttl` after `finish`).
 #[derive(Debug, Clone)]
 pub(crate) struct Task {
-    /// Which API accepted it; the other API does not see it.
-    pub provider: ProviderKind,
+    /// Which API accepted it; the other APIs do not see it.
+    pub api: Api,
     #[allow(dead_code, reason = "kept for debugging output of the task store")]
     pub model: Model,
     pub prompt: String,
     pub seed: i64,
     pub format: OutputFormat,
-    pub submitted: Instant,
+    /// When it got a slot: at submit, or later for a run queued at capacity.
+    pub started: Instant,
     pub finish: Instant,
     pub outcome: Outcome,
+    /// Unix milliseconds of `submitted`, `started` and `finish`.
+    pub submitted_ms: u64,
+    pub started_ms: u64,
+    pub finish_ms: u64,
     /// Wall-clock Unix milliseconds after which the image URL is refused.
     pub sample_expires_ms: u64,
     /// Images it makes (seeds `seed`, `seed + 1`, …).
@@ -46,6 +57,14 @@ pub(crate) struct Task {
     pub cost: MicroUsd,
     /// Whether answers report the cost.
     pub include_cost: bool,
+    /// The client's correlation id (Runflow's `client_ref`), for searches.
+    pub client_ref: Option<String>,
+    /// The `Idempotency-Key` that made it, forgotten with it.
+    pub idempotency_key: Option<String>,
+    /// What the API echoes back about the request (Runflow's `input`, `metadata`, …).
+    pub echo: Option<Arc<Value>>,
+    /// Image downloads attempted so far (for `download_fail_first`).
+    pub downloads: u32,
 }
 
 impl Task {
@@ -54,9 +73,12 @@ impl Task {
         if now >= self.finish {
             return Status::Done(self.outcome);
         }
-        let total = self.finish.duration_since(self.submitted).as_secs_f64();
-        let elapsed = now.saturating_duration_since(self.submitted).as_secs_f64();
-        // `total` is positive here: `finish > now >= submitted`.
+        if now < self.started {
+            return Status::Pending { progress: 0.0 };
+        }
+        let total = self.finish.duration_since(self.started).as_secs_f64();
+        let elapsed = now.saturating_duration_since(self.started).as_secs_f64();
+        // `total` is positive here: `finish > now >= started`.
         let progress = (elapsed / total).clamp(0.0, 0.99);
         Status::Pending {
             progress: (progress * 100.0).floor() / 100.0,
@@ -71,10 +93,17 @@ pub(crate) struct TaskView {
     pub cost: MicroUsd,
     pub include_cost: bool,
     pub status: Status,
+    /// Still waiting for a slot (Runflow's `queued`).
+    pub queued: bool,
     pub prompt: String,
     pub seed: i64,
     pub format: OutputFormat,
     pub sample_expires_ms: u64,
+    pub submitted_ms: u64,
+    pub started_ms: u64,
+    pub finish_ms: u64,
+    pub client_ref: Option<String>,
+    pub echo: Option<Arc<Value>>,
 }
 
 impl TaskView {
@@ -84,10 +113,16 @@ impl TaskView {
             cost: task.cost,
             include_cost: task.include_cost,
             status: task.status(now),
+            queued: now < task.started,
             prompt: task.prompt.clone(),
             seed: task.seed,
             format: task.format,
             sample_expires_ms: task.sample_expires_ms,
+            submitted_ms: task.submitted_ms,
+            started_ms: task.started_ms,
+            finish_ms: task.finish_ms,
+            client_ref: task.client_ref.clone(),
+            echo: task.echo.clone(),
         }
     }
 }

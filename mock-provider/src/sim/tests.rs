@@ -8,13 +8,13 @@
 
 use std::time::Duration;
 
-use fluxq_common::{Model, OutputFormat, ProviderKind};
+use fluxq_common::{Model, OutputFormat, ProviderKind, pricing};
 
 use super::*;
 
 fn order(prompt: &str, seed: Option<i64>) -> Order {
     Order {
-        provider: ProviderKind::Bfl,
+        api: Api::Bfl,
         model: Model::Flux2Pro,
         prompt: prompt.to_owned(),
         seed,
@@ -25,6 +25,8 @@ fn order(prompt: &str, seed: Option<i64>) -> Order {
         id: None,
         results: 1,
         include_cost: false,
+        unit_cost: pricing::estimate(ProviderKind::Bfl, Model::Flux2Pro, 1024, 1024, 0),
+        extras: Extras::default(),
     }
 }
 
@@ -72,18 +74,15 @@ async fn pending_progress_rises_then_the_task_is_ready_then_forgotten() {
     });
     let id = sim.submit(order("p", None)).unwrap().id;
     tokio::time::advance(Duration::from_millis(250)).await;
-    let view = sim.poll(ProviderKind::Bfl, Some(id)).unwrap().unwrap();
+    let view = sim.poll(Api::Bfl, Some(id)).unwrap().unwrap();
     assert_eq!(view.status, Status::Pending { progress: 0.25 });
     tokio::time::advance(Duration::from_millis(750)).await;
     assert_eq!(
-        sim.poll(ProviderKind::Bfl, Some(id))
-            .unwrap()
-            .unwrap()
-            .status,
+        sim.poll(Api::Bfl, Some(id)).unwrap().unwrap().status,
         Status::Done(Outcome::Ready)
     );
     tokio::time::advance(Duration::from_secs(60)).await;
-    assert!(sim.poll(ProviderKind::Bfl, Some(id)).unwrap().is_none());
+    assert!(sim.poll(Api::Bfl, Some(id)).unwrap().is_none());
     assert_eq!(
         (sim.stats(true).tasks_stored, sim.stats(true).not_found),
         (0, 1)

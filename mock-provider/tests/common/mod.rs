@@ -130,4 +130,64 @@ impl Harness {
         }
         panic!("task {id} still pending after 5 s");
     }
+
+    /// POSTs a run creation to `/v1/models/{model}/runs` with `Authorization: Bearer`
+    /// and, when given, an `Idempotency-Key`; returns status, JSON body and headers.
+    pub async fn runflow_create(
+        &self,
+        model: &str,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut request = self
+            .http
+            .post(self.url(&format!("/v1/models/{model}/runs")))
+            .bearer_auth(self.mock.api_key())
+            .json(body);
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        (
+            status,
+            response.json().await.unwrap_or(Value::Null),
+            headers,
+        )
+    }
+
+    /// Creates a run and expects 201; returns the run object.
+    pub async fn runflow_ok(&self, model: &str, body: &Value) -> Value {
+        let (status, run, _) = self.runflow_create(model, body, None).await;
+        assert_eq!(status, 201, "{run}");
+        run
+    }
+
+    /// GETs a Runflow path with `Authorization: Bearer`; returns status and JSON body.
+    pub async fn runflow_get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(self.mock.api_key())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls `GET /v1/runs/{id}` every 20 ms until `status_code` is final (at most 5 s).
+    pub async fn runflow_until_final(&self, id: &str) -> Value {
+        for _ in 0..250 {
+            let (status, run) = self.runflow_get(&format!("/v1/runs/{id}")).await;
+            assert_eq!(status, 200, "{run}");
+            if !["queued", "dispatching", "running"].contains(&run["status_code"].as_str().unwrap())
+            {
+                return run;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("run {id} not final after 5 s");
+    }
 }

@@ -1,16 +1,18 @@
-//! The last `imageInference` tasks received, exactly as sent (bounded), so tests can
-//! snapshot the JSON a client produced: [`crate::MockProvider::runware_requests`] and
-//! `GET /_mock/runware/requests`.
+//! The last requests of one kind received, exactly as sent (bounded), so tests can
+//! snapshot the JSON a client produced: Runware's `imageInference` tasks
+//! ([`crate::MockProvider::runware_requests`], `GET /_mock/runware/requests`) and
+//! Runflow's run creations ([`crate::MockProvider::runflow_requests`],
+//! `GET /_mock/runflow/requests`).
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
 use serde_json::Value;
 
-/// How many tasks are kept.
+/// How many entries are kept.
 const CAPACITY: usize = 256;
 
-/// Received task objects, oldest first.
+/// Received requests, oldest first.
 #[derive(Debug, Default)]
 pub(crate) struct Journal {
     tasks: Mutex<VecDeque<Value>>,
