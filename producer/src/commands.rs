@@ -50,6 +50,10 @@ pub async fn run(
     let names = cli.conn.namespace.clone();
     let provider = ProviderKind::from(cli.conn.provider);
     let conn = &cli.conn;
+    if let Err((var, problem)) = fluxq_wire::check_urls(conn) {
+        writeln!(err, "{var}: {problem}")?;
+        return Ok(ExitCode::from(2));
+    }
     match cli.command {
         Command::Submit {
             file,

@@ -19,6 +19,6 @@ pub mod lua;
 pub mod redis;
 pub mod store;
 
-pub use conn::{ConnArgs, ProviderArg};
+pub use conn::{ConnArgs, ProviderArg, SecretUrl, check_urls, redact_url};
 pub use redis::{StoreError, now_rfc3339};
 pub use store::RedisStore;

@@ -136,8 +136,8 @@ pub struct Endpoint {
 /// Everything the worker needs, validated.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    pub amqp_url: String,
-    pub redis_url: String,
+    pub amqp_url: fluxq_wire::SecretUrl,
+    pub redis_url: fluxq_wire::SecretUrl,
     pub names: Names,
     pub default_provider: ProviderKind,
     pub bfl: Option<Endpoint>,
@@ -239,9 +239,11 @@ impl WorkerArgs {
         let bfl = endpoint(self.bfl_api_key, self.bfl_url);
         let runware = endpoint(self.runware_api_key, self.runware_url);
         let (output_url, s3) = self.output.into_settings()?;
+        fluxq_wire::check_urls(&self.conn)
+            .map_err(|(var, problem)| ConfigError { var, problem })?;
         Ok(WorkerConfig {
-            amqp_url: self.conn.amqp_url,
-            redis_url: self.conn.redis_url,
+            amqp_url: fluxq_wire::SecretUrl::new(self.conn.amqp_url),
+            redis_url: fluxq_wire::SecretUrl::new(self.conn.redis_url),
             names: self.conn.namespace,
             default_provider: self.conn.provider.into(),
             bfl,

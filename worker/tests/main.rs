@@ -16,4 +16,5 @@ mod reconnect;
 mod replay;
 mod retry_delays;
 mod runware;
+mod secrets;
 mod shutdown;

@@ -119,8 +119,8 @@ impl Harness {
     /// A worker configuration for this test: the mock as BFL, short retries and polls.
     pub fn worker_config(&self) -> WorkerConfig {
         let mut c = WorkerConfig::defaults(self.names.clone());
-        c.amqp_url = self.amqp_url.clone();
-        c.redis_url = self.redis_url.clone();
+        c.amqp_url = fluxq_wire::SecretUrl::new(self.amqp_url.clone());
+        c.redis_url = fluxq_wire::SecretUrl::new(self.redis_url.clone());
         c.bfl = Some(Endpoint {
             url: self.mock.base_url().parse().unwrap(),
             key: ApiKey::new(self.mock.api_key()),
