@@ -4,7 +4,8 @@
 /// (`{ns}:job:{id}`); [`JobStatus::apply`](super::JobStatus::apply) says what it does
 /// to the status. Scripts that never look at or change the status are not events:
 /// `lease` (renew or release the lease), `task_uuid`, and `attempt` with delta -1
-/// (taking back a submission the provider refused; always accepted).
+/// (taking back a submission the provider refused; refused, -1, only while another
+/// execution holds the lease).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobEvent {
     /// `create`: the producer records a submitted job as `queued` (reply 1). Refused

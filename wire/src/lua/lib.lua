@@ -60,6 +60,9 @@ local function finish_job(job, batch, lease, events, failed_set, owner, status, 
   if bname ~= '' then
     redis.call('HINCRBY', batch, status, 1)
     redis.call('HINCRBY', batch, 'cost_micro_usd', charged)
+    -- What the batch's cost holds for this job: a task recorded after the job became
+    -- final adds to `charged_micro_usd` only, so `reopen` gives back this, not that.
+    redis.call('HSET', job, 'counted_micro_usd', charged)
     if status == 'failed' then redis.call('SADD', failed_set, id) end
     local b = redis.call('HMGET', batch, 'total', 'succeeded', 'failed', 'moderated')
     local done = (tonumber(b[2]) or 0) + (tonumber(b[3]) or 0) + (tonumber(b[4]) or 0)
