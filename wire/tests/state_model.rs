@@ -198,7 +198,8 @@ impl Sim {
         event: JobEvent,
         owner: Option<Owner>,
     ) -> Option<Verdict> {
-        if self.jobs[j].status.is_none() {
+        let fresh = self.jobs[j].status.is_none();
+        if fresh {
             // Only the scripts that create a record run on a job without one.
             JobStatus::on_new_record(event)?;
             self.jobs[j].status = JobStatus::on_new_record(JobEvent::Create);
@@ -217,7 +218,12 @@ impl Sim {
             LeaseUse::Takes | LeaseUse::Frees => job.lease.is_none() || job.lease == owner,
             LeaseUse::NeedsNone => job.lease.is_none(),
         };
-        let next = from.apply(event);
+        // A script that creates the record acts on it as on a new record (`reject`
+        // fails only a job it recorded itself).
+        let next = match JobStatus::on_new_record(event) {
+            Some(to) if fresh => Ok(to),
+            _ => from.apply(event),
+        };
         // `attempt` looks at the lease first, every other script at the status first.
         let refused = if event == JobEvent::Attempt && !lease_ok {
             Some(Verdict::Lease)
@@ -303,6 +309,7 @@ fn spec(id: Uuid, batch: Option<&str>) -> JobSpec {
         safety_tolerance: None,
         number_results: 1,
         metadata: None,
+        fingerprint: "model-test".to_owned(),
     }
 }
 
@@ -344,6 +351,11 @@ impl Case<'_> {
                         format!("{:?}", job.task),
                     )?;
                     Verdict::Accepted
+                }
+                Ok(Claim::Conflict { batch }) => {
+                    return Err(format!(
+                        "claim saw another message's fingerprint (batch {batch:?})"
+                    ));
                 }
                 Ok(Claim::Final(st)) => {
                     same(

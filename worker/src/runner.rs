@@ -146,6 +146,15 @@ async fn process(
                 republish(ctx, d, lane, tier, attempts, "deferred: job running elsewhere").await?;
                 Ok(Settle::Ack)
             }
+            Claim::Conflict { batch } => {
+                let reason = format!(
+                    "id already used: job {} belongs to another message (batch {batch:?}); this one moves nothing",
+                    spec.id
+                );
+                dead_letter(ctx, d, lane, &reason, 0).await?;
+                warn!(%reason, "Dead-lettered a message that reuses another job's id.");
+                Ok(Settle::Ack)
+            }
             Claim::Claimed { attempts, task } => {
                 let step = execute(ctx, &spec, lane, &owner, attempts, task, cancel).await?;
                 conclude(ctx, d, lane, &spec, &owner, step).await

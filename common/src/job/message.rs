@@ -64,9 +64,22 @@ pub struct JobSpec {
     /// Images to make (1 unless the job asked for more; more than 1 only on Runware).
     pub number_results: u32,
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// What the job is, as a hash of its message ([`JobMessage::fingerprint`]): a
+    /// record keeps the fingerprint of the job's first valid message, and a message
+    /// that reuses the id with other fields is refused rather than run or counted.
+    pub fingerprint: String,
 }
 
 impl JobMessage {
+    /// SHA-256 (hex) of the message as it serialises (fields in declaration order,
+    /// metadata keys sorted): the same for every delivery, retry and replay of one
+    /// message, different as soon as any field differs.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        hex::encode(sha2::Sha256::digest(&bytes))
+    }
+
     /// Parses a message body, naming the field that is wrong where serde can tell. A
     /// key that appears twice in one object (at any depth) is an error, not "last wins".
     pub fn from_json(body: &[u8]) -> Result<Self, ValidationError> {

@@ -80,6 +80,7 @@ impl JobMessage {
             safety_tolerance: self.safety_tolerance,
             number_results,
             metadata: self.metadata.clone(),
+            fingerprint: self.fingerprint(),
         })
     }
 

@@ -43,9 +43,11 @@ pub enum JobEvent {
     Fail,
     /// `finish` with status `moderated`: the provider refused the prompt or the image.
     Moderate,
-    /// `reject`: the message is not a valid job; the job fails without an execution
-    /// (no lease owner). Creates the record first if the producer did not. Replies
-    /// as `finish` does; refused (`{-1}`) while any execution holds the lease.
+    /// `reject`: the message is not a valid job. Only a job with no record fails
+    /// (without an execution; the record is created first); a record that exists
+    /// belongs to the job's first valid message and is left alone (`{0}`), so an
+    /// invalid message that reuses a live job's id cannot fail it. Replies as
+    /// `finish` does.
     Reject,
     /// `reopen`: `producer replay-dead` gives a failed job another life: `queued`
     /// again, attempts back to 0, its batch's `failed` count and cost taken back

@@ -104,7 +104,7 @@ impl JobStatus {
             E::Task => self,
             E::Retry if open => S::Retrying,
             E::Succeed if open => S::Succeeded,
-            E::Fail | E::Reject if open => S::Failed,
+            E::Fail if open => S::Failed,
             E::Moderate if open => S::Moderated,
             E::Reopen if self == S::Failed => S::Queued,
             _ => return Err(InvalidTransition { from: self, event }),
@@ -114,14 +114,18 @@ impl JobStatus {
 
     /// The status after `event` on a job that has no record yet, if its script
     /// creates one: `create`, `claim` and `reject` first record the job as `queued`
-    /// (counting it once in its batch's `total`), then act on it. The other scripts
+    /// (counting it once in its batch's `total`), then act on it (`reject` only ever
+    /// acts on a record it created). The other scripts
     /// only ever run on a job the worker has claimed; on a missing record they would
     /// leave one without `created_at` or a batch `total`, some without a status
     /// (`reopen` refuses), so `None`.
     pub fn on_new_record(event: JobEvent) -> Option<JobStatus> {
         match event {
             JobEvent::Create => Some(JobStatus::Queued),
-            JobEvent::Start | JobEvent::Reject => JobStatus::Queued.apply(event).ok(),
+            JobEvent::Start => JobStatus::Queued.apply(event).ok(),
+            // An invalid message fails only a job that has no record: a record that
+            // exists belongs to the job's first valid message and is left alone.
+            JobEvent::Reject => Some(JobStatus::Failed),
             _ => None,
         }
     }

@@ -34,9 +34,9 @@ const EVENTS: [E; 11] = [
 #[rustfmt::skip]
 const TABLE: [(S, [Option<S>; 11]); 6] = [
     //            Create Start    Attempt    Task       ResultCharge Retry     Succeed    Fail    Moderate   Reject  Reopen
-    (S::Queued,    [NO, RUNNING, QUEUED,    QUEUED,    QUEUED,    RETRYING, SUCCEEDED, FAILED, MODERATED, FAILED, NO]),
-    (S::Running,   [NO, RUNNING, RUNNING,   RUNNING,   RUNNING,   RETRYING, SUCCEEDED, FAILED, MODERATED, FAILED, NO]),
-    (S::Retrying,  [NO, RUNNING, RETRYING,  RETRYING,  RETRYING,  RETRYING, SUCCEEDED, FAILED, MODERATED, FAILED, NO]),
+    (S::Queued,    [NO, RUNNING, QUEUED,    QUEUED,    QUEUED,    RETRYING, SUCCEEDED, FAILED, MODERATED, NO,     NO]),
+    (S::Running,   [NO, RUNNING, RUNNING,   RUNNING,   RUNNING,   RETRYING, SUCCEEDED, FAILED, MODERATED, NO,     NO]),
+    (S::Retrying,  [NO, RUNNING, RETRYING,  RETRYING,  RETRYING,  RETRYING, SUCCEEDED, FAILED, MODERATED, NO,     NO]),
     (S::Succeeded, [NO, NO,      NO,        SUCCEEDED, NO,        NO,       NO,        NO,     NO,        NO,     NO]),
     (S::Failed,    [NO, NO,      NO,        FAILED,    NO,        NO,       NO,        NO,     NO,        NO,     QUEUED]),
     (S::Moderated, [NO, NO,      NO,        MODERATED, NO,        NO,       NO,        NO,     NO,        NO,     NO]),

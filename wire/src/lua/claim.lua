@@ -1,7 +1,19 @@
 -- Claims a job for one execution. KEYS: job, batch, lease.
--- ARGV: now, provider, model, batch name, metadata, owner, lease ms.
--- Returns {'final', status} | {'busy'} | {'claimed', attempts, task id, polling url}.
-create_record(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+-- ARGV: now, provider, model, batch name, metadata, owner, lease ms, fingerprint.
+-- Returns {'final', status} | {'busy'} | {'claimed', attempts, task id, polling url}
+-- | {'conflict', batch of the record}: a job's identity is its first valid message,
+-- so a message that reuses the id with other fields (another batch, prompt, size)
+-- moves nothing; a record without a fingerprint (written before fingerprints) takes
+-- this one.
+create_record(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[8])
+local rec = redis.call('HMGET', KEYS[1], 'fingerprint', 'batch')
+if ARGV[8] ~= '' then
+  if not rec[1] then
+    redis.call('HSET', KEYS[1], 'fingerprint', ARGV[8])
+  elseif rec[1] ~= ARGV[8] then
+    return {'conflict', rec[2] or ''}
+  end
+end
 local st = redis.call('HGET', KEYS[1], 'status')
 if is_final(st) then return {'final', st} end
 local holder = redis.call('GET', KEYS[3])

@@ -1,2 +1,3 @@
--- KEYS: job, batch. ARGV: now, provider, model, batch name ('' for none), metadata JSON ('' for none).
-return create_record(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+-- KEYS: job, batch. ARGV: now, provider, model, batch name ('' for none), metadata JSON
+-- ('' for none), fingerprint.
+return create_record(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])

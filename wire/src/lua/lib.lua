@@ -24,12 +24,14 @@ local function fmt_usd(m)
 end
 
 -- Creates a job's record as `queued` unless it exists; the first creation of a job id
--- counts it once in its batch's `total`. Returns 1 if created, 0 if it existed.
-local function create_record(job, batch, now, provider, model, bname, metadata)
+-- counts it once in its batch's `total`, and keeps the message's fingerprint (the
+-- job's identity: see claim.lua). Returns 1 if created, 0 if it existed.
+local function create_record(job, batch, now, provider, model, bname, metadata, fingerprint)
   if redis.call('EXISTS', job) == 1 then return 0 end
   redis.call('HSET', job, 'status', 'queued', 'attempts', '0', 'provider', provider,
     'model', model, 'batch', bname, 'created_at', now, 'updated_at', now)
   if metadata ~= '' then redis.call('HSET', job, 'metadata', metadata) end
+  if fingerprint and fingerprint ~= '' then redis.call('HSET', job, 'fingerprint', fingerprint) end
   if bname ~= '' then
     if redis.call('EXISTS', batch) == 0 then
       redis.call('HSET', batch, 'total', 0, 'succeeded', 0, 'failed', 0, 'moderated', 0,

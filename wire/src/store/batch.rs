@@ -66,7 +66,8 @@ impl RedisStore {
                 .arg(job.provider.as_str())
                 .arg(job.model.as_str())
                 .arg(batch)
-                .arg(metadata.unwrap_or_default());
+                .arg(metadata.unwrap_or_default())
+                .arg(&job.fingerprint);
             pipe.invoke_script(&inv);
         }
         let created: Vec<u64> = pipe.query_async(&mut conn).await?;

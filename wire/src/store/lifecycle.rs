@@ -36,6 +36,7 @@ impl RedisStore {
             .arg(metadata.unwrap_or_default())
             .arg(owner)
             .arg(lease.as_millis() as u64)
+            .arg(&spec.fingerprint)
             .invoke_async(&mut self.conn.clone())
             .await?;
         let corrupt = |what: &str| StoreError::Corrupt {
@@ -51,6 +52,9 @@ impl RedisStore {
                 Ok(Claim::Final(st))
             }
             Some("busy") => Ok(Claim::Busy),
+            Some("conflict") => Ok(Claim::Conflict {
+                batch: reply.get(1).cloned().unwrap_or_default(),
+            }),
             Some("claimed") => {
                 let attempts = reply
                     .get(1)

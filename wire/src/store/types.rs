@@ -37,6 +37,9 @@ pub enum Claim {
     Final(JobStatus),
     /// Another delivery of the same job is running now.
     Busy,
+    /// The id belongs to another job (its first valid message had other fields; the
+    /// record is in batch `batch`): the message moves nothing and is dead-lettered.
+    Conflict { batch: String },
 }
 
 /// How a job ends.
