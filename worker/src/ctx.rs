@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{self, WorkerConfig};
-use crate::consume::interactive_reserve;
+use crate::consume::{Pause, interactive_reserve};
 use crate::error::WorkerError;
 use crate::http_server::{self, Health, Server};
 use crate::limiter;
@@ -38,12 +38,10 @@ pub struct Ctx {
     pub lease: Duration,
     pub job_deadline: Duration,
     pub worker_id: String,
-    /// Set when a Redis write failed: the consume loop pauses until Redis answers.
-    pub redis_down: std::sync::atomic::AtomicBool,
+    /// Why consumption is paused, if it is: Redis down, a provider account blocked.
+    pub pause: Pause,
     /// Fleet-wide provider limits per account.
     pub limits: limiter::Limits,
-    /// Set when a provider account is blocked: the consume loop pauses until it works.
-    pub blocked: std::sync::atomic::AtomicBool,
     /// Learned generation times, for polling near the expected completion.
     pub estimates: poll::Estimates,
     /// Between probes of a blocked account.
@@ -97,9 +95,8 @@ pub(crate) async fn start(
         lease: config.lease,
         job_deadline: config.job_deadline,
         worker_id: config.worker_id.clone(),
-        redis_down: std::sync::atomic::AtomicBool::new(false),
+        pause: Pause::default(),
         limits,
-        blocked: std::sync::atomic::AtomicBool::new(false),
         estimates: poll::Estimates::default(),
         breaker_probe: config.limits.breaker_probe,
     });

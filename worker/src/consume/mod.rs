@@ -1,8 +1,8 @@
 //! Consuming: RabbitMQ sessions one after another (reconnecting with backoff), each
 //! taking deliveries of both lanes within the process's permits (`permits`), paused
-//! while Redis is down or a provider account is blocked (`pause`).
+//! while Redis is down or a provider account is blocked ([`Pause`]).
 
-mod pause;
+pub mod pause;
 mod permits;
 mod session;
 
@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+pub use pause::Pause;
 pub(crate) use permits::interactive_reserve;
 pub(crate) use session::Open;
 

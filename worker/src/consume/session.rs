@@ -130,12 +130,10 @@ pub(super) async fn session(
                 None => break,
             },
         };
-        if ctx.redis_down.load(std::sync::atomic::Ordering::Relaxed)
-            && !pause::wait_for_redis(ctx, shutdown).await
-        {
+        if ctx.pause.redis_down() && !pause::wait_for_redis(ctx, shutdown).await {
             break;
         }
-        if ctx.blocked.load(std::sync::atomic::Ordering::Relaxed) {
+        if ctx.pause.account_blocked() {
             // Every delivery this channel holds goes back to its queue: the jobs wait
             // in RabbitMQ, not in this process, however long the account is blocked.
             let close = consume.close(200, "provider account blocked".into());
