@@ -17,3 +17,4 @@ mod replay;
 mod retry_delays;
 mod runware;
 mod shutdown;
+mod slot_pool;
