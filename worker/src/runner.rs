@@ -63,8 +63,7 @@ async fn handle_in_span(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationT
         }
         Err(e) => {
             if matches!(e, RunError::Store(_)) {
-                ctx.redis_down
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                ctx.pause.set_redis_down();
             }
             warn!(error = %e, "Could not record the job's progress; handing the message back.");
             // Do not spin on a broker or Redis outage: the message comes back soon enough.
@@ -204,8 +203,7 @@ async fn conclude(
         Step::Blocked(reason) => {
             // Not the job's fault: it waits in RabbitMQ, attempts untouched, while the
             // consume loop pauses until the account works again.
-            ctx.blocked
-                .store(true, std::sync::atomic::Ordering::Relaxed);
+            ctx.pause.set_account_blocked();
             let error = format!("waiting: provider account blocked: {reason}");
             ctx.store
                 .set_retrying(&spec.id, owner, &error, false)

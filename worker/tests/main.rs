@@ -19,3 +19,4 @@ mod retry_delays;
 mod runware;
 mod secrets;
 mod shutdown;
+mod slot_pool;

@@ -1,0 +1,192 @@
+//! One RabbitMQ session: connect, declare, consume both lanes (interactive first) and
+//! spawn a job per delivery until shutdown, a pause or a connection failure.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fluxq_common::Lane;
+use fluxq_wire::amqp::{self, AmqpError};
+use futures_util::StreamExt;
+use lapin::Connection;
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+use super::pause;
+use super::permits::Permits;
+use crate::shutdown::TEARDOWN_TIMEOUT;
+use crate::{Ctx, WorkerConfig, WorkerError, runner};
+
+/// How long connecting, declaring and starting to consume may take.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A connection set up for work: its publishing channel (with confirms) and its
+/// consuming channel with both lanes' consumers.
+struct Session {
+    conn: Connection,
+    publish: lapin::Channel,
+    consume: lapin::Channel,
+    consumers: Vec<lapin::Consumer>,
+}
+
+/// The connection still open when consuming stopped: jobs in flight settle on it.
+pub(crate) struct Open {
+    conn: Connection,
+    publish: lapin::Channel,
+    consume: lapin::Channel,
+}
+
+impl Open {
+    /// Closes the channels, then the connection, each awaited (a channel dropped as
+    /// the connection closes makes lapin report a spurious connection error); all of
+    /// it within [`TEARDOWN_TIMEOUT`].
+    pub(crate) async fn close(self) {
+        let close = async {
+            for ch in [&self.consume, &self.publish] {
+                let _ = ch.close(200, "worker stopping".into()).await;
+            }
+            let _ = self.conn.close(200, "worker stopping".into()).await;
+        };
+        let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, close).await;
+    }
+}
+
+fn consumer_tag(config: &WorkerConfig, lane: Lane) -> String {
+    format!("{}-{}", config.worker_id, lane.as_str())
+}
+
+/// Connects, declares the topology and consumes both lanes, interactive first.
+async fn setup(config: &WorkerConfig, ctx: &Ctx) -> Result<Session, WorkerError> {
+    let conn = amqp::connect(
+        &config.amqp_url,
+        &format!("fluxq-worker {}", config.worker_id),
+    )
+    .await?;
+    let publish = amqp::confirm_channel(&conn).await?;
+    amqp::declare_topology(&publish, &ctx.names, &ctx.tiers).await?;
+    let consume = conn.create_channel().await.map_err(AmqpError::from)?;
+    let mut consumers = Vec::new();
+    // Per consumer (quorum queues have no channel-wide prefetch): each lane's.
+    consume
+        .basic_qos(config.concurrency, BasicQosOptions::default())
+        .await
+        .map_err(AmqpError::from)?;
+    for lane in [Lane::Interactive, Lane::Bulk] {
+        let c = consume
+            .basic_consume(
+                ctx.names.lane_queue(lane).as_str().into(),
+                consumer_tag(config, lane).as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(AmqpError::from)?;
+        consumers.push(c);
+    }
+    Ok(Session {
+        conn,
+        publish,
+        consume,
+        consumers,
+    })
+}
+
+/// One RabbitMQ connection: declare, consume both lanes (interactive first), spawn a
+/// task per delivery. Returns the still-open connection when shutdown is requested
+/// (jobs in flight still need it to settle), or an error when the connection fails.
+pub(super) async fn session(
+    config: &WorkerConfig,
+    ctx: &Arc<Ctx>,
+    tracker: &TaskTracker,
+    permits: &Permits,
+    jobs_cancel: &CancellationToken,
+    shutdown: &CancellationToken,
+) -> Result<Open, WorkerError> {
+    // Setting up never holds up a shutdown, and a broker that accepts connections but
+    // does not answer (one still booting) is given up on and tried again.
+    let setup = tokio::time::timeout(SETUP_TIMEOUT, setup(config, ctx));
+    let Session {
+        conn,
+        publish,
+        consume,
+        consumers,
+    } = tokio::select! {
+        _ = shutdown.cancelled() => return Err(WorkerError::Stopping),
+        r = setup => r.map_err(|_| AmqpError::Timeout(SETUP_TIMEOUT))??,
+    };
+    ctx.publisher.set(Some(publish.clone()));
+    info!("Connected to RabbitMQ; consuming.");
+    let _ready = ctx.health.consuming(); // `/readyz` says 200 until this session ends
+    let [mut interactive, mut bulk] = <[lapin::Consumer; 2]>::try_from(consumers)
+        .map_err(|_| WorkerError::ConsumerEnded("lanes".into()))?;
+
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            p = permits.any() => match p {
+                Some(p) => p,
+                None => break,
+            },
+        };
+        if ctx.pause.redis_down() && !pause::wait_for_redis(ctx, shutdown).await {
+            break;
+        }
+        if ctx.pause.account_blocked() {
+            // Every delivery this channel holds goes back to its queue: the jobs wait
+            // in RabbitMQ, not in this process, however long the account is blocked.
+            let close = consume.close(200, "provider account blocked".into());
+            let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, close).await;
+            if !pause::wait_for_accounts(ctx, shutdown).await {
+                return Ok(Open {
+                    conn,
+                    publish,
+                    consume,
+                });
+            }
+            return Err(WorkerError::Paused);
+        }
+        // A bulk delivery also needs a bulk permit: the permits past
+        // `FLUXQ_CONCURRENCY` are for interactive jobs, which never wait behind a
+        // bulk backlog here.
+        let bulk_next = async {
+            let p = permits.bulk().await;
+            (p, bulk.next().await)
+        };
+        let (next, bulk_permit) = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            d = interactive.next() => ((Lane::Interactive, d), None),
+            (p, d) = bulk_next => ((Lane::Bulk, d), p),
+        };
+        match next {
+            (_, Some(Ok(delivery))) => {
+                let ctx = ctx.clone();
+                let cancel = jobs_cancel.child_token();
+                tracker.spawn(async move {
+                    runner::handle(ctx, delivery, cancel).await;
+                    drop((permit, bulk_permit));
+                });
+            }
+            (_, Some(Err(e))) => return Err(AmqpError::from(e).into()),
+            (lane, None) => return Err(WorkerError::ConsumerEnded(ctx.names.lane_queue(lane))),
+        }
+    }
+    let cancels = [Lane::Interactive, Lane::Bulk].map(|lane| {
+        let tag = consumer_tag(config, lane);
+        let consume = consume.clone();
+        async move {
+            let _ = consume
+                .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+                .await;
+        }
+    });
+    let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, futures_util::future::join_all(cancels)).await;
+    info!("Stopped consuming.");
+    Ok(Open {
+        conn,
+        publish,
+        consume,
+    })
+}
