@@ -10,7 +10,7 @@ use fluxq_common::{Names, ProviderKind, RetryPolicy};
 use fluxq_wire::ConnArgs;
 use url::Url;
 
-use crate::poll::PollSchedule;
+use crate::schedule::PollSchedule;
 use crate::secret::ApiKey;
 
 /// fluxq's worker: runs image-generation jobs from RabbitMQ until SIGTERM/SIGINT.

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::Ctx;
 use crate::limiter::{ProviderLimits, Slot};
-use crate::poll::EndBracket;
 use crate::provider::PollStatus;
+use crate::schedule::EndBracket;
 use fluxq_wire::StoreError;
 use fluxq_wire::store::{Counted, TaskRef};
 

@@ -9,7 +9,7 @@
 //! - [`execute`]: one claimed job at the provider: submit or resume, poll, download.
 //! - [`store`]: the job lifecycle in Redis (Lua scripts, leases).
 //! - [`provider`]: the [`provider::Provider`] trait and the BFL and Runware clients.
-//! - [`poll`], [`output`], [`publisher`], [`secret`]: polling schedule, image files,
+//! - [`schedule`], [`output`], [`publisher`], [`secret`]: polling schedule, image files,
 //!   publishing retries and dead letters, redacted API keys.
 //! - [`metrics`], [`http_server`], [`json_log`]: Prometheus metrics, `/metrics`
 //!   `/healthz` `/readyz`, JSON log lines.
@@ -21,10 +21,10 @@ pub mod json_log;
 pub mod limiter;
 pub mod metrics;
 pub mod output;
-pub mod poll;
 pub mod provider;
 pub mod publisher;
 pub mod runner;
+pub mod schedule;
 pub mod secret;
 
 use std::sync::Arc;
@@ -47,9 +47,9 @@ pub use config::{WorkerArgs, WorkerConfig};
 use crate::http_server::Health;
 use crate::metrics::Metrics;
 use crate::output::OutputSink;
-use crate::poll::PollSchedule;
 use crate::provider::{BflProvider, Providers, RunwareProvider};
 use crate::publisher::Publisher;
+use crate::schedule::PollSchedule;
 use fluxq_wire::RedisStore;
 
 /// What every job of this process shares.
@@ -76,7 +76,7 @@ pub struct Ctx {
     /// Set when a provider account is blocked: the consume loop pauses until it works.
     pub blocked: std::sync::atomic::AtomicBool,
     /// Learned generation times, for polling near the expected completion.
-    pub estimates: poll::Estimates,
+    pub estimates: schedule::Estimates,
     /// Between probes of a blocked account.
     pub breaker_probe: Duration,
 }
@@ -172,7 +172,7 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
         redis_down: std::sync::atomic::AtomicBool::new(false),
         limits,
         blocked: std::sync::atomic::AtomicBool::new(false),
-        estimates: poll::Estimates::default(),
+        estimates: schedule::Estimates::default(),
         breaker_probe: config.limits.breaker_probe,
     });
     let tracker = TaskTracker::new();
