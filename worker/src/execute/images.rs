@@ -6,34 +6,30 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use fluxq_common::{Failure, FailureKind, JobSpec, MicroUsd, ProviderKind};
-use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::Step;
+use super::{Job, Step, money_write_backoff};
 use crate::Ctx;
 use fluxq_wire::StoreError;
 use fluxq_wire::store::TaskRef;
 
 /// Downloads and stores the images at `urls`, after recording `charge` for `task`.
 pub(super) async fn store(
-    ctx: &Ctx,
-    spec: &JobSpec,
+    job: &Job<'_>,
     task: &TaskRef,
     urls: Vec<String>,
     charge: Option<MicroUsd>,
     attempts: u32,
-    cancel: &CancellationToken,
 ) -> Result<Step, StoreError> {
+    let Job {
+        ctx, spec, cancel, ..
+    } = *job;
     if let Some(charge) = charge {
         record_charge(ctx, spec, task, charge).await?;
     }
-    let failed = |failure, keep_task| Step::Failed {
-        failure,
-        attempts,
-        keep_task,
-    };
+    let failed = |failure, keep_task| job.failed(failure, attempts, keep_task);
     let Some(first_url) = urls.first().cloned() else {
-        retire(ctx, spec, task).await?;
+        retire(job, task).await?;
         return Ok(failed(
             Failure::transient(format!("task {} is ready without an image", task.id)),
             false,
@@ -54,7 +50,7 @@ pub(super) async fn store(
         let image = match image {
             Ok(image) => image,
             Err(failure) => {
-                retire(ctx, spec, task).await?;
+                retire(job, task).await?;
                 return Ok(failed(failure, false));
             }
         };
@@ -97,7 +93,7 @@ async fn record_charge(
     charge: MicroUsd,
 ) -> Result<(), StoreError> {
     let written = (|| ctx.store.record_result_charge(&spec.id, &task.id, charge))
-        .retry(super::money_write_backoff())
+        .retry(money_write_backoff())
         .notify(|e, d| warn!(error = %e, retry_in = ?d, "Could not record the charge yet."))
         .await?;
     info!(task_id = %task.id, charge_usd = %charge, ?written, "Provider charged for the result.");
@@ -107,9 +103,12 @@ async fn record_charge(
 /// A task that ended without usable images: for Runware, forget its `taskUUID` so the
 /// next attempt submits a new task (a new UUID; reusing it would only answer
 /// `conflictTaskUUID` for the task that already ended).
-pub(super) async fn retire(ctx: &Ctx, spec: &JobSpec, task: &TaskRef) -> Result<(), StoreError> {
-    if spec.provider == ProviderKind::Runware {
-        ctx.store.retire_task_uuid(&spec.id, &task.id).await?;
+pub(super) async fn retire(job: &Job<'_>, task: &TaskRef) -> Result<(), StoreError> {
+    if job.spec.provider == ProviderKind::Runware {
+        job.ctx
+            .store
+            .retire_task_uuid(&job.spec.id, &task.id)
+            .await?;
     }
     Ok(())
 }
