@@ -10,13 +10,13 @@ use tracing::{info, warn};
 
 use super::{Job, Step, money_write_backoff};
 use crate::Ctx;
+use crate::provider::Task;
 use fluxq_wire::StoreError;
-use fluxq_wire::store::TaskRef;
 
 /// Downloads and stores the images at `urls`, after recording `charge` for `task`.
 pub(super) async fn store(
     job: &Job<'_>,
-    task: &TaskRef,
+    task: &Task,
     urls: Vec<String>,
     charge: Option<MicroUsd>,
     attempts: u32,
@@ -89,7 +89,7 @@ pub(super) async fn store(
 async fn record_charge(
     ctx: &Ctx,
     spec: &JobSpec,
-    task: &TaskRef,
+    task: &Task,
     charge: MicroUsd,
 ) -> Result<(), StoreError> {
     let written = (|| ctx.store.record_result_charge(&spec.id, &task.id, charge))
@@ -103,7 +103,7 @@ async fn record_charge(
 /// A task that ended without usable images: for Runware, forget its `taskUUID` so the
 /// next attempt submits a new task (a new UUID; reusing it would only answer
 /// `conflictTaskUUID` for the task that already ended).
-pub(super) async fn retire(job: &Job<'_>, task: &TaskRef) -> Result<(), StoreError> {
+pub(super) async fn retire(job: &Job<'_>, task: &Task) -> Result<(), StoreError> {
     if job.spec.provider == ProviderKind::Runware {
         job.ctx
             .store

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::Ctx;
 use crate::limiter::ProviderLimits;
+use crate::provider::Task;
 use fluxq_wire::StoreError;
 use fluxq_wire::store::TaskRef;
 use poll::Polled;
@@ -123,6 +124,10 @@ async fn run(job: &Job<'_>, mut attempts: u32, task: Option<TaskRef>) -> Result<
     let (task, slot, submitted) = match task {
         Some(task) => {
             info!(task_id = %task.id, attempts, "Resuming the provider task recorded for this job.");
+            let task = Task {
+                id: task.id,
+                polling_url: task.polling_url,
+            };
             // The task is running at the provider: it takes a slot whatever the limit.
             (task, job.limits.pool.acquire_running().await, None)
         }

@@ -9,9 +9,8 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use super::Job;
-use crate::provider::PollStatus;
+use crate::provider::{PollStatus, Task};
 use crate::schedule::EndBracket;
-use fluxq_wire::store::TaskRef;
 
 pub(super) enum Polled {
     /// The image URLs, and a charge reported with them.
@@ -31,7 +30,7 @@ const BRACKET_MARGIN: f64 = 0.003;
 /// Polls the task until it ends. `submitted` (when the provider started it, unknown
 /// for a resumed task) lets the task's `progress` time the polls (see
 /// [`EndBracket`]); otherwise they follow the schedule.
-pub(super) async fn poll(job: &Job<'_>, task: &TaskRef, submitted: Option<Instant>) -> Polled {
+pub(super) async fn poll(job: &Job<'_>, task: &Task, submitted: Option<Instant>) -> Polled {
     let Job {
         ctx,
         spec,

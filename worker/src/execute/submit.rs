@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::{Job, Step, money_write_backoff};
 use crate::Ctx;
 use crate::limiter::Slot;
+use crate::provider::Task;
 use fluxq_wire::StoreError;
 use fluxq_wire::store::{Counted, TaskRef};
 
@@ -21,7 +22,7 @@ const MAX_THROTTLED_IN_A_ROW: u32 = 20;
 pub(super) enum Submit {
     /// The provider accepted the task (about when it started); the slot is held
     /// until it ends.
-    Accepted(TaskRef, Slot, Instant),
+    Accepted(Task, Slot, Instant),
     Stop(Step),
 }
 
@@ -123,10 +124,14 @@ pub(super) async fn submit(
 async fn record_task(
     ctx: &Ctx,
     spec: &JobSpec,
-    task: &TaskRef,
+    task: &Task,
     charge: MicroUsd,
 ) -> Result<(), StoreError> {
-    (|| ctx.store.record_task(&spec.id, task, charge))
+    let record = TaskRef {
+        id: task.id.clone(),
+        polling_url: task.polling_url.clone(),
+    };
+    (|| ctx.store.record_task(&spec.id, &record, charge))
         .retry(money_write_backoff())
         .notify(|e, d| warn!(error = %e, retry_in = ?d, "Could not record the provider task yet."))
         .await

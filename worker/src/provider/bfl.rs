@@ -9,9 +9,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::http::{key_allowed, response_failure, transport_failure};
-use super::{Image, PollStatus, Provider, Submitted};
+use super::{Image, PollStatus, Provider, Submitted, Task};
 use crate::secret::ApiKey;
-use fluxq_wire::store::TaskRef;
 
 /// A BFL client for one base URL and key.
 #[derive(Debug, Clone)]
@@ -102,7 +101,7 @@ impl BflProvider {
     }
 
     /// The polling URL to use: the provider's, if it is an http(s) URL, else `get_result`.
-    fn polling_url(&self, task: &TaskRef) -> Result<Url, Failure> {
+    fn polling_url(&self, task: &Task) -> Result<Url, Failure> {
         match Url::parse(&task.polling_url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u),
             _ => {
@@ -176,7 +175,7 @@ impl Provider for BflProvider {
             ),
         };
         Ok(Submitted {
-            task: TaskRef {
+            task: Task {
                 id: reply.id,
                 polling_url: reply.polling_url.unwrap_or_default(),
             },
@@ -184,7 +183,7 @@ impl Provider for BflProvider {
         })
     }
 
-    async fn poll(&self, _job: &JobSpec, task: &TaskRef) -> Result<PollStatus, Failure> {
+    async fn poll(&self, _job: &JobSpec, task: &Task) -> Result<PollStatus, Failure> {
         let url = self.polling_url(task)?;
         let mut req = self.http.get(url.clone());
         if key_allowed(&self.base, &url) {

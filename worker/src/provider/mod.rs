@@ -12,15 +12,21 @@ use bytes::Bytes;
 use fluxq_common::{Failure, FailureKind, JobSpec, MicroUsd, OutputFormat, ProviderKind};
 use uuid::Uuid;
 
-use fluxq_wire::store::TaskRef;
-
 pub use bfl::BflProvider;
 pub use runware::RunwareProvider;
+
+/// A task at the provider: its id, and the URL to poll it at (empty for providers
+/// with one endpoint for every task).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: String,
+    pub polling_url: String,
+}
 
 /// A task the provider accepted, and what it charged for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submitted {
-    pub task: TaskRef,
+    pub task: Task,
     pub charge: MicroUsd,
 }
 
@@ -60,7 +66,7 @@ pub trait Provider: Send + Sync {
     fn poll(
         &self,
         job: &JobSpec,
-        task: &TaskRef,
+        task: &Task,
     ) -> impl Future<Output = Result<PollStatus, Failure>> + Send;
     fn download(
         &self,
@@ -104,7 +110,7 @@ impl Providers {
         }
     }
 
-    pub async fn poll(&self, job: &JobSpec, task: &TaskRef) -> Result<PollStatus, Failure> {
+    pub async fn poll(&self, job: &JobSpec, task: &Task) -> Result<PollStatus, Failure> {
         match job.provider {
             ProviderKind::Bfl => self.bfl()?.poll(job, task).await,
             ProviderKind::Runware => self.runware()?.poll(job, task).await,

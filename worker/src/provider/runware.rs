@@ -19,9 +19,8 @@ use url::Url;
 use uuid::Uuid;
 
 use super::http::{download_image, transport_failure};
-use super::{Image, PollStatus, Provider, Submitted};
+use super::{Image, PollStatus, Provider, Submitted, Task};
 use crate::secret::ApiKey;
-use fluxq_wire::store::TaskRef;
 use reply::Envelope;
 
 /// Longest unreadable body quoted in a failure reason.
@@ -102,7 +101,7 @@ impl Provider for RunwareProvider {
         let what = "Runware submit";
         let answer = self.post(what, &[body::inference(job, task_id)]).await?;
         let accepted = Submitted {
-            task: TaskRef {
+            task: Task {
                 id: task_id.to_string(),
                 polling_url: String::new(),
             },
@@ -126,7 +125,7 @@ impl Provider for RunwareProvider {
         Err(answer.failure(what))
     }
 
-    async fn poll(&self, job: &JobSpec, task: &TaskRef) -> Result<PollStatus, Failure> {
+    async fn poll(&self, job: &JobSpec, task: &Task) -> Result<PollStatus, Failure> {
         let Ok(id) = Uuid::parse_str(&task.id) else {
             let f = Failure::transient(format!(
                 "recorded Runware task id {:?} is not a UUID",
