@@ -7,6 +7,7 @@
 //! - [`run`] (this file): connect, consume both lanes, spawn jobs, reconnect, drain on shutdown.
 //! - [`runner`]: one delivery, from validation to ack.
 //! - [`execute`]: one claimed job at the provider: submit or resume, poll, download.
+//! - [`conclude`]: the job's outcome recorded, its delivery settled (ack, retry, dead letter).
 //! - [`store`]: the job lifecycle in Redis (Lua scripts, leases).
 //! - [`provider`]: the [`provider::Provider`] trait and the BFL and Runware clients.
 //! - [`schedule`], [`output`], [`publisher`], [`secret`]: polling schedule, image files,
@@ -14,6 +15,7 @@
 //! - [`metrics`], [`http_server`], [`json_log`]: Prometheus metrics, `/metrics`
 //!   `/healthz` `/readyz`, JSON log lines.
 
+pub mod conclude;
 pub mod config;
 pub mod execute;
 pub mod http_server;
