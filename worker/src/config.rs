@@ -10,6 +10,7 @@ use fluxq_common::{Names, ProviderKind, RetryPolicy};
 use fluxq_wire::ConnArgs;
 use url::Url;
 
+pub use crate::config_error::ConfigError;
 use crate::schedule::PollSchedule;
 use crate::secret::ApiKey;
 
@@ -165,14 +166,6 @@ pub fn default_worker_id() -> String {
         std::process::id(),
         &uuid::Uuid::new_v4().simple().to_string()[..4]
     )
-}
-
-/// A setting that cannot work, naming its variable.
-#[derive(Debug, thiserror::Error)]
-#[error("{var}: {problem}")]
-pub struct ConfigError {
-    pub var: &'static str,
-    pub problem: String,
 }
 
 fn parse_key(s: &str) -> Result<ApiKey, String> {

@@ -3,7 +3,8 @@
 //! dead-letters what never can.
 //!
 //! # Layout
-//! - [`config`]: arguments and environment, validated into [`WorkerConfig`].
+//! - [`config`]: arguments and environment, validated into [`WorkerConfig`]; a bad
+//!   value is a [`config_error::ConfigError`] naming its variable.
 //! - [`run`] (this file): connect, consume both lanes, spawn jobs, reconnect, drain on shutdown.
 //! - [`runner`]: one delivery, from validation to ack.
 //! - [`execute`]: one claimed job at the provider: submit or resume, poll, download.
@@ -17,6 +18,7 @@
 
 pub mod conclude;
 pub mod config;
+pub mod config_error;
 pub mod execute;
 pub mod http_server;
 pub mod json_log;
