@@ -10,7 +10,8 @@
 //! - [`execute`]: one claimed job at the provider: submit or resume, poll, download.
 //! - [`conclude`]: the job's outcome recorded, its delivery settled (ack, retry, dead letter).
 //! - [`store`]: the job lifecycle in Redis (Lua scripts, leases).
-//! - [`provider`]: the [`provider::Provider`] trait and the BFL and Runware clients.
+//! - [`provider`]: the [`provider::Provider`] trait, the registry of providers, and
+//!   one module per provider (BFL, Runware).
 //! - [`schedule`], [`output`], [`publisher`], [`secret`]: polling schedule, image files,
 //!   publishing retries and dead letters, redacted API keys.
 //! - [`metrics`], [`http_server`], [`json_log`]: Prometheus metrics, `/metrics`
@@ -51,7 +52,7 @@ pub use config::{WorkerArgs, WorkerConfig};
 use crate::http_server::Health;
 use crate::metrics::Metrics;
 use crate::output::OutputSink;
-use crate::provider::{BflProvider, Providers, RunwareProvider};
+use crate::provider::Providers;
 use crate::publisher::Publisher;
 use crate::schedule::PollSchedule;
 use fluxq_wire::RedisStore;
@@ -116,46 +117,25 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
         config.http_timeout,
         usize::from(config.concurrency) + usize::from(interactive_reserve(config.concurrency)),
     )?;
-    let providers = Providers {
-        bfl: config
-            .bfl
-            .as_ref()
-            .map(|e| BflProvider::new(e.url.clone(), e.key.clone(), http.clone())),
-        runware: config
-            .runware
-            .as_ref()
-            .map(|e| RunwareProvider::new(e.url.clone(), e.key.clone(), http.clone())),
-    };
-    if config.bfl.is_none() && config.runware.is_none() {
-        warn!(
-            "No provider key is configured (BFL_API_KEY, RUNWARE_API_KEY): every job will be dead-lettered."
-        );
+    let providers = Providers::connect(&config.endpoints, &http);
+    if providers.is_empty() {
+        let keys = provider::key_variables();
+        warn!("No provider key is configured ({keys}): every job will be dead-lettered.");
     }
     let Some(redis) = connect_redis(&config.redis_url, &shutdown).await else {
         return Ok(());
     };
     health.set_redis(redis.clone());
     let pools_stop = CancellationToken::new();
-    let limits = {
-        let build = |kind, e: &config::Endpoint| {
-            limiter::limits::for_account(
-                &redis,
-                &config.names,
-                kind,
-                &e.key,
-                &config.limits,
-                &config.worker_id,
-                &pools_stop,
-            )
-        };
-        limiter::Limits {
-            bfl: config.bfl.as_ref().map(|e| build(ProviderKind::Bfl, e)),
-            runware: config
-                .runware
-                .as_ref()
-                .map(|e| build(ProviderKind::Runware, e)),
-        }
-    };
+    let accounts = config.endpoints.iter().map(|(kind, e)| (kind, &e.key));
+    let limits = limiter::Limits::for_accounts(
+        &redis,
+        &config.names,
+        accounts,
+        &config.limits,
+        &config.worker_id,
+        &pools_stop,
+    );
     // Cancelled when the grace period is over: jobs hand back what they hold.
     let jobs_cancel = CancellationToken::new();
     let ctx = Arc::new(Ctx {

@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use fluxq_common::{Failure, FailureKind, JobSpec, MicroUsd, ProviderKind};
+use fluxq_common::{Failure, FailureKind, JobSpec, MicroUsd};
 use tracing::{info, warn};
 
 use super::{Job, Step, money_write_backoff};
 use crate::Ctx;
-use crate::provider::Task;
+use crate::provider::{Provider, Task};
 use fluxq_wire::StoreError;
 
 /// Downloads and stores the images at `urls`, after recording `charge` for `task`.
@@ -37,10 +37,7 @@ pub(super) async fn store(
     };
     let mut paths = Vec::with_capacity(urls.len());
     for (n, url) in (1u32..).zip(&urls) {
-        let download = || {
-            ctx.providers
-                .download(spec.provider, url, spec.output_format)
-        };
+        let download = || job.provider.download(url, spec.output_format);
         let image = tokio::select! {
             _ = cancel.cancelled() => return Ok(Step::HandBack),
             r = download
@@ -100,11 +97,11 @@ async fn record_charge(
     Ok(())
 }
 
-/// A task that ended without usable images: for Runware, forget its `taskUUID` so the
-/// next attempt submits a new task (a new UUID; reusing it would only answer
-/// `conflictTaskUUID` for the task that already ended).
+/// A task that ended without usable images: where the worker chose its id (Runware's
+/// `taskUUID`), forget it so the next attempt submits a new task (a new id; reusing
+/// it would only answer `conflictTaskUUID` for the task that already ended).
 pub(super) async fn retire(job: &Job<'_>, task: &Task) -> Result<(), StoreError> {
-    if job.spec.provider == ProviderKind::Runware {
+    if job.provider.chooses_task_id() {
         job.ctx
             .store
             .retire_task_uuid(&job.spec.id, &task.id)

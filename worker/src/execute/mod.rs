@@ -12,14 +12,14 @@ mod submit;
 use std::time::Duration;
 
 use backon::ExponentialBuilder;
-use fluxq_common::{Failure, JobSpec, JobStatus, Lane, ProviderKind};
+use fluxq_common::{Failure, JobSpec, JobStatus, Lane};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::Ctx;
 use crate::limiter::ProviderLimits;
-use crate::provider::Task;
+use crate::provider::{Client, Provider, Task};
 use fluxq_wire::StoreError;
 use fluxq_wire::store::TaskRef;
 use poll::Polled;
@@ -58,7 +58,8 @@ struct Job<'a> {
     lane: Lane,
     /// The lease's owner (this execution).
     owner: &'a str,
-    /// The limits of the provider account the job runs at.
+    /// The client and the limits of the provider account the job runs at.
+    provider: &'a Client,
     limits: &'a ProviderLimits,
     /// Cancelled when the job must hand back what it holds.
     cancel: &'a CancellationToken,
@@ -96,7 +97,10 @@ pub async fn execute(
             }
         }
     };
-    let Some(limits) = ctx.limits.get(spec.provider) else {
+    let (Some(provider), Some(limits)) = (
+        ctx.providers.get(spec.provider),
+        ctx.limits.get(spec.provider),
+    ) else {
         let failure = crate::provider::not_configured(spec.provider);
         return Ok(Step::Failed {
             failure,
@@ -109,6 +113,7 @@ pub async fn execute(
         spec,
         lane,
         owner,
+        provider,
         limits,
         cancel,
     };
@@ -138,7 +143,7 @@ async fn run(job: &Job<'_>, mut attempts: u32, task: Option<TaskRef>) -> Result<
             }
             // Fixed before the attempt is counted and kept until its task ends, so a
             // retried submission reuses it (Runware's taskUUID; BFL picks its own).
-            let task_id = if job.spec.provider == ProviderKind::Runware {
+            let task_id = if job.provider.chooses_task_id() {
                 ctx.store.take_task_uuid(&job.spec.id).await?
             } else {
                 Uuid::new_v4()

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use super::Job;
-use crate::provider::{PollStatus, Task};
+use crate::provider::{PollStatus, Provider, Task};
 use crate::schedule::EndBracket;
 
 pub(super) enum Polled {
@@ -34,6 +34,7 @@ pub(super) async fn poll(job: &Job<'_>, task: &Task, submitted: Option<Instant>)
     let Job {
         ctx,
         spec,
+        provider,
         limits,
         cancel,
         ..
@@ -65,7 +66,7 @@ pub(super) async fn poll(job: &Job<'_>, task: &Task, submitted: Option<Instant>)
         let sent = Instant::now();
         let status = tokio::select! {
             _ = cancel.cancelled() => return Polled::Cancelled,
-            s = ctx.providers.poll(spec, task) => s,
+            s = provider.poll(spec, task) => s,
         };
         // The provider read the task's state between request and answer.
         let read_at = (sent + sent.elapsed() / 2).duration_since(origin);

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{Job, Step, money_write_backoff};
 use crate::Ctx;
 use crate::limiter::Slot;
-use crate::provider::Task;
+use crate::provider::{Provider, Task};
 use fluxq_wire::StoreError;
 use fluxq_wire::store::{Counted, TaskRef};
 
@@ -41,6 +41,7 @@ pub(super) async fn submit(
         spec,
         lane,
         owner,
+        provider,
         limits,
         cancel,
     } = *job;
@@ -76,7 +77,7 @@ pub(super) async fn submit(
         let sent = Instant::now();
         let failure = match ctx
             .metrics
-            .submit(spec.provider, ctx.providers.submit(spec, task_id))
+            .submit(spec.provider, provider.submit(spec, task_id))
             .await
         {
             Ok(sub) => {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::http::{key_allowed, response_failure, transport_failure};
-use super::{Image, PollStatus, Provider, Submitted, Task};
+use super::{Endpoint, Image, PollStatus, Provider, Registered, Settings, Submitted, Task};
 use crate::secret::ApiKey;
 
 /// A BFL client for one base URL and key.
@@ -111,9 +111,26 @@ impl BflProvider {
             }
         }
     }
+}
 
+impl Registered for BflProvider {
+    const SETTINGS: Settings = Settings {
+        name: "BFL",
+        key_flag: "bfl-api-key",
+        key_env: "BFL_API_KEY",
+        url_flag: "bfl-url",
+        url_env: "FLUXQ_BFL_URL",
+        default_url: "https://api.bfl.ai",
+    };
+
+    fn build(endpoint: Endpoint, http: reqwest::Client) -> Self {
+        Self::new(endpoint.url, endpoint.key, http)
+    }
+}
+
+impl Provider for BflProvider {
     /// `GET /v1/credits`: the account works if the key is accepted and credits remain.
-    pub async fn probe(&self) -> Result<(), Failure> {
+    async fn probe(&self) -> Result<(), Failure> {
         let url = self.endpoint("/v1/credits")?;
         let resp = self
             .http
@@ -140,9 +157,7 @@ impl BflProvider {
             ))
         }
     }
-}
 
-impl Provider for BflProvider {
     /// BFL chooses its own task ids: `_task_id` is not used.
     async fn submit(&self, job: &JobSpec, _task_id: uuid::Uuid) -> Result<Submitted, Failure> {
         let url = self.endpoint(&format!("/v1/{}", job.model.as_str()))?;

@@ -19,7 +19,7 @@ use url::Url;
 use uuid::Uuid;
 
 use super::http::{download_image, transport_failure};
-use super::{Image, PollStatus, Provider, Submitted, Task};
+use super::{Endpoint, Image, PollStatus, Provider, Registered, Settings, Submitted, Task};
 use crate::secret::ApiKey;
 use reply::Envelope;
 
@@ -95,7 +95,27 @@ impl RunwareProvider {
     }
 }
 
+impl Registered for RunwareProvider {
+    const SETTINGS: Settings = Settings {
+        name: "Runware",
+        key_flag: "runware-api-key",
+        key_env: "RUNWARE_API_KEY",
+        url_flag: "runware-url",
+        url_env: "FLUXQ_RUNWARE_URL",
+        default_url: "https://api.runware.ai/v1",
+    };
+
+    fn build(endpoint: Endpoint, http: reqwest::Client) -> Self {
+        Self::new(endpoint.url, endpoint.key, http)
+    }
+}
+
 impl Provider for RunwareProvider {
+    /// The `taskUUID` is the worker's: kept across retries of a submission.
+    fn chooses_task_id(&self) -> bool {
+        true
+    }
+
     async fn submit(&self, job: &JobSpec, task_id: Uuid) -> Result<Submitted, Failure> {
         body::check_limits(job)?;
         let what = "Runware submit";
