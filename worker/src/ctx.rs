@@ -9,17 +9,17 @@ use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::config::{self, WorkerConfig};
+use crate::config::WorkerConfig;
 use crate::consume::{Pause, interactive_reserve};
 use crate::error::WorkerError;
 use crate::http_server::{self, Health, Server};
 use crate::limiter;
 use crate::metrics::Metrics;
 use crate::output::OutputSink;
-use crate::poll::{self, PollSchedule};
-use crate::provider::{self, BflProvider, Providers, RunwareProvider};
+use crate::provider::{self, Providers};
 use crate::publisher::Publisher;
 use crate::reconnect;
+use crate::schedule::{self, PollSchedule};
 
 /// What every job of this process shares.
 #[derive(Debug)]
@@ -43,7 +43,7 @@ pub struct Ctx {
     /// Fleet-wide provider limits per account.
     pub limits: limiter::Limits,
     /// Learned generation times, for polling near the expected completion.
-    pub estimates: poll::Estimates,
+    pub estimates: schedule::Estimates,
     /// Between probes of a blocked account.
     pub breaker_probe: Duration,
 }
@@ -97,7 +97,7 @@ pub(crate) async fn start(
         worker_id: config.worker_id.clone(),
         pause: Pause::default(),
         limits,
-        estimates: poll::Estimates::default(),
+        estimates: schedule::Estimates::default(),
         breaker_probe: config.limits.breaker_probe,
     });
     Ok(Some(Started {
@@ -115,20 +115,10 @@ fn providers(config: &WorkerConfig) -> Result<Providers, WorkerError> {
         config.http_timeout,
         usize::from(config.concurrency) + usize::from(interactive_reserve(config.concurrency)),
     )?;
-    let providers = Providers {
-        bfl: config
-            .bfl
-            .as_ref()
-            .map(|e| BflProvider::new(e.url.clone(), e.key.clone(), http.clone())),
-        runware: config
-            .runware
-            .as_ref()
-            .map(|e| RunwareProvider::new(e.url.clone(), e.key.clone(), http.clone())),
-    };
-    if config.bfl.is_none() && config.runware.is_none() {
-        warn!(
-            "No provider key is configured (BFL_API_KEY, RUNWARE_API_KEY): every job will be dead-lettered."
-        );
+    let providers = Providers::connect(&config.endpoints, &http);
+    if providers.is_empty() {
+        let keys = provider::key_variables();
+        warn!("No provider key is configured ({keys}): every job will be dead-lettered.");
     }
     Ok(providers)
 }
@@ -140,22 +130,13 @@ fn limits(
     redis: &ConnectionManager,
     pools_stop: &CancellationToken,
 ) -> limiter::Limits {
-    let build = |kind, e: &config::Endpoint| {
-        limiter::limits::for_account(
-            redis,
-            &config.names,
-            kind,
-            &e.key,
-            &config.limits,
-            &config.worker_id,
-            pools_stop,
-        )
-    };
-    limiter::Limits {
-        bfl: config.bfl.as_ref().map(|e| build(ProviderKind::Bfl, e)),
-        runware: config
-            .runware
-            .as_ref()
-            .map(|e| build(ProviderKind::Runware, e)),
-    }
+    let accounts = config.endpoints.iter().map(|(kind, e)| (kind, &e.key));
+    limiter::Limits::for_accounts(
+        redis,
+        &config.names,
+        accounts,
+        &config.limits,
+        &config.worker_id,
+        pools_stop,
+    )
 }

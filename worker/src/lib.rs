@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! - [`run`] (this file): start, consume until shutdown, drain, stop.
-//! - [`config`]: arguments and environment, validated into [`WorkerConfig`].
+//! - [`config`]: arguments and environment, validated into [`WorkerConfig`]; a bad
+//!   value is a [`config_error::ConfigError`] naming its variable.
 //! - [`ctx`]: [`Ctx`], what every job shares, and building it at start; [`error`]:
 //!   [`WorkerError`].
 //! - [`consume`]: RabbitMQ sessions (reconnecting), both lanes within the permits,
@@ -13,16 +14,20 @@
 //!   reconnection attempts and connecting to Redis.
 //! - [`runner`]: one delivery, from validation to ack.
 //! - [`execute`]: one claimed job at the provider: submit or resume, poll, download.
-//! - [`provider`]: the [`provider::Provider`] trait and the BFL and Runware clients.
+//! - [`conclude`]: the job's outcome recorded, its delivery settled (ack, retry, dead letter).
+//! - [`provider`]: the [`provider::Provider`] trait, the registry of providers, and
+//!   one module per provider (BFL, Runware).
 //! - [`limiter`]: provider capacity shared by the fleet: slots, rates, the breaker.
-//! - [`poll`], [`output`], [`publisher`], [`secret`]: polling schedule, image files,
+//! - [`schedule`], [`output`], [`publisher`], [`secret`]: polling schedule, image files,
 //!   publishing retries and dead letters, redacted API keys.
 //! - [`metrics`], [`http_server`], [`json_log`]: Prometheus metrics, `/metrics`
 //!   `/healthz` `/readyz`, JSON log lines.
 //!
 //! The job record in Redis and the broker topology are `fluxq_wire`'s.
 
+pub mod conclude;
 pub mod config;
+pub mod config_error;
 pub mod consume;
 pub mod ctx;
 pub mod error;
@@ -32,11 +37,11 @@ pub mod json_log;
 pub mod limiter;
 pub mod metrics;
 pub mod output;
-pub mod poll;
 pub mod provider;
 pub mod publisher;
 mod reconnect;
 pub mod runner;
+pub mod schedule;
 pub mod secret;
 mod shutdown;
 

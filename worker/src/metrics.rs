@@ -6,7 +6,7 @@ mod jobs;
 
 use std::fmt;
 
-use fluxq_common::{JobStatus, Model, ProviderKind};
+use fluxq_common::{JobStatus, Model};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -152,7 +152,7 @@ impl Metrics {
     /// Creates the series of every provider, model and final status at 0, so that
     /// `rate()` and alerts see them before the first job.
     fn zero_known_series(&self) {
-        for provider in [ProviderKind::Bfl, ProviderKind::Runware] {
+        for provider in crate::provider::REGISTERED.iter().map(|r| r.kind) {
             let p = ProviderLabel {
                 provider: provider.as_str(),
             };
@@ -193,6 +193,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fluxq_common::ProviderKind;
     use lapin::BasicProperties;
 
     #[test]

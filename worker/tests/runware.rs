@@ -23,10 +23,11 @@ use uuid::Uuid;
 /// The harness's worker configuration with the mock as Runware too.
 fn with_runware(h: &Harness) -> WorkerConfig {
     let mut c = h.worker_config();
-    c.runware = Some(Endpoint {
+    let runware = Endpoint {
         url: format!("{}/v1", h.mock.base_url()).parse().unwrap(),
         key: ApiKey::new(h.mock.api_key()),
-    });
+    };
+    c.endpoints.set(ProviderKind::Runware, runware);
     c
 }
 

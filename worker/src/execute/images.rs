@@ -5,35 +5,31 @@
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use fluxq_common::{Failure, FailureKind, JobSpec, MicroUsd, ProviderKind};
-use tokio_util::sync::CancellationToken;
+use fluxq_common::{Failure, FailureKind, JobSpec, MicroUsd};
 use tracing::{info, warn};
 
-use super::Step;
+use super::{Job, Step, money_write_backoff};
 use crate::Ctx;
+use crate::provider::{Provider, Task};
 use fluxq_wire::StoreError;
-use fluxq_wire::store::TaskRef;
 
 /// Downloads and stores the images at `urls`, after recording `charge` for `task`.
 pub(super) async fn store(
-    ctx: &Ctx,
-    spec: &JobSpec,
-    task: &TaskRef,
+    job: &Job<'_>,
+    task: &Task,
     urls: Vec<String>,
     charge: Option<MicroUsd>,
     attempts: u32,
-    cancel: &CancellationToken,
 ) -> Result<Step, StoreError> {
+    let Job {
+        ctx, spec, cancel, ..
+    } = *job;
     if let Some(charge) = charge {
         record_charge(ctx, spec, task, charge).await?;
     }
-    let failed = |failure, keep_task| Step::Failed {
-        failure,
-        attempts,
-        keep_task,
-    };
+    let failed = |failure, keep_task| job.failed(failure, attempts, keep_task);
     let Some(first_url) = urls.first().cloned() else {
-        retire(ctx, spec, task).await?;
+        retire(job, task).await?;
         return Ok(failed(
             Failure::transient(format!("task {} is ready without an image", task.id)),
             false,
@@ -41,10 +37,7 @@ pub(super) async fn store(
     };
     let mut paths = Vec::with_capacity(urls.len());
     for (n, url) in (1u32..).zip(&urls) {
-        let download = || {
-            ctx.providers
-                .download(spec.provider, url, spec.output_format)
-        };
+        let download = || job.provider.download(url, spec.output_format);
         let image = tokio::select! {
             _ = cancel.cancelled() => return Ok(Step::HandBack),
             r = download
@@ -54,7 +47,7 @@ pub(super) async fn store(
         let image = match image {
             Ok(image) => image,
             Err(failure) => {
-                retire(ctx, spec, task).await?;
+                retire(job, task).await?;
                 return Ok(failed(failure, false));
             }
         };
@@ -93,23 +86,26 @@ pub(super) async fn store(
 async fn record_charge(
     ctx: &Ctx,
     spec: &JobSpec,
-    task: &TaskRef,
+    task: &Task,
     charge: MicroUsd,
 ) -> Result<(), StoreError> {
     let written = (|| ctx.store.record_result_charge(&spec.id, &task.id, charge))
-        .retry(super::money_write_backoff())
+        .retry(money_write_backoff())
         .notify(|e, d| warn!(error = %e, retry_in = ?d, "Could not record the charge yet."))
         .await?;
     info!(task_id = %task.id, charge_usd = %charge, ?written, "Provider charged for the result.");
     Ok(())
 }
 
-/// A task that ended without usable images: for Runware, forget its `taskUUID` so the
-/// next attempt submits a new task (a new UUID; reusing it would only answer
-/// `conflictTaskUUID` for the task that already ended).
-pub(super) async fn retire(ctx: &Ctx, spec: &JobSpec, task: &TaskRef) -> Result<(), StoreError> {
-    if spec.provider == ProviderKind::Runware {
-        ctx.store.retire_task_uuid(&spec.id, &task.id).await?;
+/// A task that ended without usable images: where the worker chose its id (Runware's
+/// `taskUUID`), forget it so the next attempt submits a new task (a new id; reusing
+/// it would only answer `conflictTaskUUID` for the task that already ended).
+pub(super) async fn retire(job: &Job<'_>, task: &Task) -> Result<(), StoreError> {
+    if job.provider.chooses_task_id() {
+        job.ctx
+            .store
+            .retire_task_uuid(&job.spec.id, &task.id)
+            .await?;
     }
     Ok(())
 }

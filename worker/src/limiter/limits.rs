@@ -19,29 +19,36 @@ pub struct ProviderLimits {
     pub breaker: Breaker,
 }
 
-/// The limits per provider (absent for a provider without a key here).
+/// The limits per provider with a key here (collected from one per account).
 #[derive(Debug, Default)]
-pub struct Limits {
-    pub bfl: Option<ProviderLimits>,
-    pub runware: Option<ProviderLimits>,
-}
+pub struct Limits(Vec<(ProviderKind, ProviderLimits)>);
 
 impl Limits {
+    /// The limits of every account (a provider and its key) this worker uses; their
+    /// pools' managers stop with `stop`.
+    pub fn for_accounts<'a>(
+        conn: &ConnectionManager,
+        names: &Names,
+        accounts: impl IntoIterator<Item = (ProviderKind, &'a ApiKey)>,
+        config: &LimitsConfig,
+        worker_id: &str,
+        stop: &CancellationToken,
+    ) -> Self {
+        let limits = accounts.into_iter().map(|(kind, key)| {
+            let l = for_account(conn, names, kind, key, config, worker_id, stop);
+            (kind, l)
+        });
+        Self(limits.collect())
+    }
+
+    /// `kind`'s limits; `None` for a provider without a key here.
     pub fn get(&self, kind: ProviderKind) -> Option<&ProviderLimits> {
-        match kind {
-            ProviderKind::Bfl => self.bfl.as_ref(),
-            ProviderKind::Runware => self.runware.as_ref(),
-        }
+        self.all().find(|(k, _)| *k == kind).map(|(_, l)| l)
     }
 
     /// Every configured account, with its provider.
     pub fn all(&self) -> impl Iterator<Item = (ProviderKind, &ProviderLimits)> {
-        [
-            (ProviderKind::Bfl, self.bfl.as_ref()),
-            (ProviderKind::Runware, self.runware.as_ref()),
-        ]
-        .into_iter()
-        .filter_map(|(k, l)| l.map(|l| (k, l)))
+        self.0.iter().map(|(k, l)| (*k, l))
     }
 }
 

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use url::Url;
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 use crate::secret::ApiKey;
 
 /// Where images go, as `FLUXQ_OUTPUT_URL` says.

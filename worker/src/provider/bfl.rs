@@ -9,9 +9,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::http::{key_allowed, response_failure, transport_failure};
-use super::{Image, PollStatus, Provider, Submitted};
+use super::{Endpoint, Image, PollStatus, Provider, Registered, Settings, Submitted, Task};
 use crate::secret::ApiKey;
-use fluxq_wire::store::TaskRef;
 
 /// A BFL client for one base URL and key.
 #[derive(Debug, Clone)]
@@ -102,7 +101,7 @@ impl BflProvider {
     }
 
     /// The polling URL to use: the provider's, if it is an http(s) URL, else `get_result`.
-    fn polling_url(&self, task: &TaskRef) -> Result<Url, Failure> {
+    fn polling_url(&self, task: &Task) -> Result<Url, Failure> {
         match Url::parse(&task.polling_url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u),
             _ => {
@@ -112,9 +111,26 @@ impl BflProvider {
             }
         }
     }
+}
 
+impl Registered for BflProvider {
+    const SETTINGS: Settings = Settings {
+        name: "BFL",
+        key_flag: "bfl-api-key",
+        key_env: "BFL_API_KEY",
+        url_flag: "bfl-url",
+        url_env: "FLUXQ_BFL_URL",
+        default_url: "https://api.bfl.ai",
+    };
+
+    fn build(endpoint: Endpoint, http: reqwest::Client) -> Self {
+        Self::new(endpoint.url, endpoint.key, http)
+    }
+}
+
+impl Provider for BflProvider {
     /// `GET /v1/credits`: the account works if the key is accepted and credits remain.
-    pub async fn probe(&self) -> Result<(), Failure> {
+    async fn probe(&self) -> Result<(), Failure> {
         let url = self.endpoint("/v1/credits")?;
         let resp = self
             .http
@@ -141,9 +157,7 @@ impl BflProvider {
             ))
         }
     }
-}
 
-impl Provider for BflProvider {
     /// BFL chooses its own task ids: `_task_id` is not used.
     async fn submit(&self, job: &JobSpec, _task_id: uuid::Uuid) -> Result<Submitted, Failure> {
         let url = self.endpoint(&format!("/v1/{}", job.model.as_str()))?;
@@ -176,7 +190,7 @@ impl Provider for BflProvider {
             ),
         };
         Ok(Submitted {
-            task: TaskRef {
+            task: Task {
                 id: reply.id,
                 polling_url: reply.polling_url.unwrap_or_default(),
             },
@@ -184,7 +198,7 @@ impl Provider for BflProvider {
         })
     }
 
-    async fn poll(&self, _job: &JobSpec, task: &TaskRef) -> Result<PollStatus, Failure> {
+    async fn poll(&self, _job: &JobSpec, task: &Task) -> Result<PollStatus, Failure> {
         let url = self.polling_url(task)?;
         let mut req = self.http.get(url.clone());
         if key_allowed(&self.base, &url) {

@@ -1,9 +1,17 @@
-//! Image providers behind one role trait, [`Provider`] (BFL and Runware), and
-//! [`Providers`], the set configured in this process (a job names its provider; one
-//! without a key is refused before anything is sent).
+//! Image providers behind one role trait, [`Provider`], and the registry of those this
+//! worker can run jobs at (`register!` below). A job names its provider; one
+//! without a key here is refused before anything is sent.
+//!
+//! Adding a provider is a module here whose client implements [`Provider`] and
+//! [`Registered`] (its key and URL settings), and one line in `register!` (its
+//! [`ProviderKind`] and its client). The flags and variables of its key and URL, its
+//! client in [`Providers`], the fleet's limits of its account and its metrics all
+//! follow from that line.
 
 pub mod bfl;
+mod endpoint;
 pub mod http;
+mod registry;
 pub mod runware;
 
 use std::future::Future;
@@ -12,15 +20,28 @@ use bytes::Bytes;
 use fluxq_common::{Failure, FailureKind, JobSpec, MicroUsd, OutputFormat, ProviderKind};
 use uuid::Uuid;
 
-use fluxq_wire::store::TaskRef;
-
 pub use bfl::BflProvider;
+pub use endpoint::{Endpoint, Endpoints};
+pub use registry::{Providers, Registered, Registration, Settings, key_variables, registration};
 pub use runware::RunwareProvider;
+
+registry::register! {
+    Bfl(bfl::BflProvider),
+    Runware(runware::RunwareProvider),
+}
+
+/// A task at the provider: its id, and the URL to poll it at (empty for providers
+/// with one endpoint for every task).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: String,
+    pub polling_url: String,
+}
 
 /// A task the provider accepted, and what it charged for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submitted {
-    pub task: TaskRef,
+    pub task: Task,
     pub charge: MicroUsd,
 }
 
@@ -50,7 +71,8 @@ pub struct Image {
 /// One provider's API. Errors are classified [`Failure`]s; a failed `poll` request is
 /// not a failed task (the caller keeps polling until its deadline).
 /// `submit` gets the job's stable task id (kept across retries of one submission):
-/// providers whose client chooses the id (Runware's `taskUUID`) use it.
+/// providers whose client chooses the id (Runware's `taskUUID`) use it, and say so
+/// with [`Provider::chooses_task_id`].
 pub trait Provider: Send + Sync {
     fn submit(
         &self,
@@ -60,93 +82,36 @@ pub trait Provider: Send + Sync {
     fn poll(
         &self,
         job: &JobSpec,
-        task: &TaskRef,
+        task: &Task,
     ) -> impl Future<Output = Result<PollStatus, Failure>> + Send;
     fn download(
         &self,
         url: &str,
         expected: OutputFormat,
     ) -> impl Future<Output = Result<Image, Failure>> + Send;
-}
 
-/// The providers this process has keys for.
-#[derive(Debug, Default)]
-pub struct Providers {
-    pub bfl: Option<BflProvider>,
-    pub runware: Option<RunwareProvider>,
-}
-
-impl Providers {
-    /// Whether jobs for `kind` can run here.
-    pub fn has(&self, kind: ProviderKind) -> bool {
-        match kind {
-            ProviderKind::Bfl => self.bfl.is_some(),
-            ProviderKind::Runware => self.runware.is_some(),
-        }
+    /// Checks that the account can work again, for the breaker. By default there is
+    /// no such check: the next submit is the probe.
+    fn probe(&self) -> impl Future<Output = Result<(), Failure>> + Send {
+        async { Ok(()) }
     }
 
-    fn bfl(&self) -> Result<&BflProvider, Failure> {
-        self.bfl
-            .as_ref()
-            .ok_or_else(|| not_configured(ProviderKind::Bfl))
-    }
-
-    fn runware(&self) -> Result<&RunwareProvider, Failure> {
-        self.runware
-            .as_ref()
-            .ok_or_else(|| not_configured(ProviderKind::Runware))
-    }
-
-    pub async fn submit(&self, job: &JobSpec, task_id: Uuid) -> Result<Submitted, Failure> {
-        match job.provider {
-            ProviderKind::Bfl => self.bfl()?.submit(job, task_id).await,
-            ProviderKind::Runware => self.runware()?.submit(job, task_id).await,
-        }
-    }
-
-    pub async fn poll(&self, job: &JobSpec, task: &TaskRef) -> Result<PollStatus, Failure> {
-        match job.provider {
-            ProviderKind::Bfl => self.bfl()?.poll(job, task).await,
-            ProviderKind::Runware => self.runware()?.poll(job, task).await,
-        }
-    }
-
-    /// Checks that the account can work again (for the breaker): BFL's credit balance
-    /// must be positive; Runware has no such endpoint, so its next submit is the probe.
-    pub async fn probe(&self, kind: ProviderKind) -> Result<(), Failure> {
-        match kind {
-            ProviderKind::Bfl => {
-                self.bfl
-                    .as_ref()
-                    .ok_or_else(|| not_configured(kind))?
-                    .probe()
-                    .await
-            }
-            ProviderKind::Runware => Ok(()),
-        }
-    }
-
-    pub async fn download(
-        &self,
-        kind: ProviderKind,
-        url: &str,
-        expected: OutputFormat,
-    ) -> Result<Image, Failure> {
-        match kind {
-            ProviderKind::Bfl => self.bfl()?.download(url, expected).await,
-            ProviderKind::Runware => self.runware()?.download(url, expected).await,
-        }
+    /// Whether the task id given to `submit` becomes the task's id at the provider:
+    /// it is then kept across retries of a submission and forgotten when the task
+    /// ends without an image. By default the provider picks its own ids.
+    fn chooses_task_id(&self) -> bool {
+        false
     }
 }
 
 /// The reason given for a job whose provider has no API key here.
 pub fn not_configured(kind: ProviderKind) -> Failure {
-    let var = match kind {
-        ProviderKind::Bfl => "BFL_API_KEY",
-        ProviderKind::Runware => "RUNWARE_API_KEY",
+    let reason = match registration(kind) {
+        Some(r) => format!(
+            "provider {kind} is not configured on this worker ({} is not set)",
+            r.settings.key_env
+        ),
+        None => format!("provider {kind} is not supported by this worker"),
     };
-    Failure::new(
-        FailureKind::Permanent,
-        format!("provider {kind} is not configured on this worker ({var} is not set)"),
-    )
+    Failure::new(FailureKind::Permanent, reason)
 }

@@ -19,9 +19,8 @@ use url::Url;
 use uuid::Uuid;
 
 use super::http::{download_image, transport_failure};
-use super::{Image, PollStatus, Provider, Submitted};
+use super::{Endpoint, Image, PollStatus, Provider, Registered, Settings, Submitted, Task};
 use crate::secret::ApiKey;
-use fluxq_wire::store::TaskRef;
 use reply::Envelope;
 
 /// Longest unreadable body quoted in a failure reason.
@@ -96,13 +95,33 @@ impl RunwareProvider {
     }
 }
 
+impl Registered for RunwareProvider {
+    const SETTINGS: Settings = Settings {
+        name: "Runware",
+        key_flag: "runware-api-key",
+        key_env: "RUNWARE_API_KEY",
+        url_flag: "runware-url",
+        url_env: "FLUXQ_RUNWARE_URL",
+        default_url: "https://api.runware.ai/v1",
+    };
+
+    fn build(endpoint: Endpoint, http: reqwest::Client) -> Self {
+        Self::new(endpoint.url, endpoint.key, http)
+    }
+}
+
 impl Provider for RunwareProvider {
+    /// The `taskUUID` is the worker's: kept across retries of a submission.
+    fn chooses_task_id(&self) -> bool {
+        true
+    }
+
     async fn submit(&self, job: &JobSpec, task_id: Uuid) -> Result<Submitted, Failure> {
         body::check_limits(job)?;
         let what = "Runware submit";
         let answer = self.post(what, &[body::inference(job, task_id)]).await?;
         let accepted = Submitted {
-            task: TaskRef {
+            task: Task {
                 id: task_id.to_string(),
                 polling_url: String::new(),
             },
@@ -126,7 +145,7 @@ impl Provider for RunwareProvider {
         Err(answer.failure(what))
     }
 
-    async fn poll(&self, job: &JobSpec, task: &TaskRef) -> Result<PollStatus, Failure> {
+    async fn poll(&self, job: &JobSpec, task: &Task) -> Result<PollStatus, Failure> {
         let Ok(id) = Uuid::parse_str(&task.id) else {
             let f = Failure::transient(format!(
                 "recorded Runware task id {:?} is not a UUID",

@@ -121,10 +121,11 @@ impl Harness {
         let mut c = WorkerConfig::defaults(self.names.clone());
         c.amqp_url = fluxq_wire::SecretUrl::new(self.amqp_url.clone());
         c.redis_url = fluxq_wire::SecretUrl::new(self.redis_url.clone());
-        c.bfl = Some(Endpoint {
+        let bfl = Endpoint {
             url: self.mock.base_url().parse().unwrap(),
             key: ApiKey::new(self.mock.api_key()),
-        });
+        };
+        c.endpoints.set(ProviderKind::Bfl, bfl);
         c.output_dir = self.output.path().to_path_buf();
         c.metrics_addr = Some(([127, 0, 0, 1], 0).into()); // never the shared :9090
         c.retry.base = Duration::from_millis(100);

@@ -1,5 +1,8 @@
 //! The worker's configuration: clap arguments (each also an environment variable)
 //! validated into typed values at start. Library code never reads the environment.
+//! The providers' keys and URLs are in [`providers`], made from the registry.
+
+mod providers;
 
 use std::num::NonZeroU16;
 use std::path::PathBuf;
@@ -8,10 +11,11 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use fluxq_common::{Names, ProviderKind, RetryPolicy};
 use fluxq_wire::ConnArgs;
-use url::Url;
 
-use crate::poll::PollSchedule;
-use crate::secret::ApiKey;
+pub use crate::config_error::ConfigError;
+pub use crate::provider::{Endpoint, Endpoints};
+use crate::schedule::PollSchedule;
+pub use providers::ProviderArgs;
 
 /// fluxq's worker: runs image-generation jobs from RabbitMQ until SIGTERM/SIGINT.
 #[derive(Debug, Parser)]
@@ -19,22 +23,8 @@ use crate::secret::ApiKey;
 pub struct WorkerArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
-    /// BFL API key (required to run jobs against BFL).
-    #[arg(long, env = "BFL_API_KEY", hide_env_values = true, value_parser = parse_key)]
-    pub bfl_api_key: Option<ApiKey>,
-    /// BFL base URL (point it at the mock provider for demos and tests).
-    #[arg(long, env = "FLUXQ_BFL_URL", default_value = "https://api.bfl.ai")]
-    pub bfl_url: Url,
-    /// Runware API key.
-    #[arg(long, env = "RUNWARE_API_KEY", hide_env_values = true, value_parser = parse_key)]
-    pub runware_api_key: Option<ApiKey>,
-    /// Runware endpoint.
-    #[arg(
-        long,
-        env = "FLUXQ_RUNWARE_URL",
-        default_value = "https://api.runware.ai/v1"
-    )]
-    pub runware_url: Url,
+    #[command(flatten)]
+    pub providers: ProviderArgs,
     /// Jobs this process holds at once (RabbitMQ prefetch per lane); interactive jobs
     /// may run an eighth more (at least one) on top, so a bulk backlog never keeps
     /// them waiting.
@@ -126,13 +116,6 @@ pub struct LimitsConfig {
     pub interactive_weight: u32,
 }
 
-/// A provider's endpoint and key.
-#[derive(Debug, Clone)]
-pub struct Endpoint {
-    pub url: Url,
-    pub key: ApiKey,
-}
-
 /// Everything the worker needs, validated.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -140,8 +123,8 @@ pub struct WorkerConfig {
     pub redis_url: fluxq_wire::SecretUrl,
     pub names: Names,
     pub default_provider: ProviderKind,
-    pub bfl: Option<Endpoint>,
-    pub runware: Option<Endpoint>,
+    /// The providers given a key, and where they are.
+    pub endpoints: Endpoints,
     pub concurrency: u16,
     pub limits: LimitsConfig,
     pub output_dir: PathBuf,
@@ -165,22 +148,6 @@ pub fn default_worker_id() -> String {
         std::process::id(),
         &uuid::Uuid::new_v4().simple().to_string()[..4]
     )
-}
-
-/// A setting that cannot work, naming its variable.
-#[derive(Debug, thiserror::Error)]
-#[error("{var}: {problem}")]
-pub struct ConfigError {
-    pub var: &'static str,
-    pub problem: String,
-}
-
-fn parse_key(s: &str) -> Result<ApiKey, String> {
-    let k = s.trim();
-    if k.is_empty() {
-        return Err("an API key must not be empty".into());
-    }
-    Ok(ApiKey::new(k))
 }
 
 fn rate(var: &'static str, per_second: f64, burst: u32) -> Result<Option<(f64, u32)>, ConfigError> {
@@ -208,7 +175,6 @@ fn positive(var: &'static str, v: u64) -> Result<u64, ConfigError> {
 impl WorkerArgs {
     /// Validates the arguments into a [`WorkerConfig`].
     pub fn into_config(self) -> Result<WorkerConfig, ConfigError> {
-        let endpoint = |key: Option<ApiKey>, url: Url| key.map(|key| Endpoint { url, key });
         let retry = RetryPolicy {
             base: Duration::from_millis(positive("FLUXQ_RETRY_BASE_MS", self.retry_base_ms)?),
             factor: 2,
@@ -236,8 +202,6 @@ impl WorkerArgs {
                 problem: "must be at least 3 seconds".into(),
             });
         }
-        let bfl = endpoint(self.bfl_api_key, self.bfl_url);
-        let runware = endpoint(self.runware_api_key, self.runware_url);
         let (output_url, s3) = self.output.into_settings()?;
         fluxq_wire::check_urls(&self.conn)
             .map_err(|(var, problem)| ConfigError { var, problem })?;
@@ -246,8 +210,7 @@ impl WorkerArgs {
             redis_url: fluxq_wire::SecretUrl::new(self.conn.redis_url),
             names: self.conn.namespace,
             default_provider: self.conn.provider.into(),
-            bfl,
-            runware,
+            endpoints: self.providers.into_endpoints(),
             concurrency: self.concurrency.get(),
             limits: LimitsConfig {
                 provider_concurrency: self.provider_concurrency.get(),
@@ -280,8 +243,7 @@ impl WorkerConfig {
     pub fn defaults(names: Names) -> Self {
         let mut args = WorkerArgs::parse_from(["worker"]);
         args.conn.namespace = names;
-        args.bfl_api_key = None;
-        args.runware_api_key = None;
+        args.providers.clear_keys();
         args.output = crate::output::OutputArgs::default();
         match args.into_config() {
             Ok(c) => c,
@@ -325,13 +287,34 @@ mod tests {
     }
 
     #[test]
+    fn every_registered_provider_takes_a_key_and_a_url() {
+        for r in crate::provider::REGISTERED {
+            let s = r.settings;
+            let (key, url) = (format!("--{}", s.key_flag), format!("--{}", s.url_flag));
+            let args = ["worker", &key, "sk-1", &url, "http://127.0.0.1:1/x"];
+            let c = WorkerArgs::try_parse_from(args)
+                .map_err(|e| e.to_string())
+                .and_then(|a| a.into_config().map_err(|e| e.to_string()))
+                .unwrap_or_else(|e| panic!("{}: {e}", r.kind));
+            let e = c.endpoints.get(r.kind);
+            assert_eq!(e.map(|e| e.key.expose()), Some("sk-1"), "{}", r.kind);
+            assert_eq!(e.map(|e| e.url.as_str()), Some("http://127.0.0.1:1/x"));
+        }
+        let args = WorkerArgs::try_parse_from(["worker", "--runware-api-key", " "]);
+        assert!(args.is_err(), "an empty key is refused");
+    }
+
+    #[test]
     fn keys_do_not_show_in_debug_output() {
         let args = WorkerArgs::try_parse_from(["worker", "--bfl-api-key", "sk-secret-123"])
             .unwrap_or_else(|e| panic!("{e}"));
         let c = args.into_config().unwrap_or_else(|e| panic!("{e}"));
         assert!(!format!("{c:?}").contains("sk-secret-123"));
         assert_eq!(
-            c.bfl.map(|e| e.key.expose().to_owned()).as_deref(),
+            c.endpoints
+                .get(ProviderKind::Bfl)
+                .map(|e| e.key.expose().to_owned())
+                .as_deref(),
             Some("sk-secret-123")
         );
     }

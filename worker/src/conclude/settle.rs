@@ -1,0 +1,112 @@
+//! Settling a delivery: ack or requeue it, and the messages that take its place
+//! elsewhere (a copy in a delay queue for a retry, a dead letter).
+
+use std::time::Duration;
+
+use fluxq_common::Lane;
+use fluxq_common::job::readable_id;
+use fluxq_wire::amqp;
+use fluxq_wire::headers;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
+use tracing::debug;
+
+use crate::Ctx;
+use crate::publisher::PublishError;
+
+/// What to do with the delivery once the job's fate is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// Done with it (final, retried through a delay queue, dead-lettered, or a duplicate).
+    Ack,
+    /// Give it back to the queue (shutdown, or the outcome could not be recorded).
+    Requeue,
+}
+
+/// How long acking or handing back a delivery may take.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Acks or requeues the delivery. Bounded: a delivery of a connection that died with
+/// the broker may never get an answer, and a job must not hold up the worker's
+/// shutdown for it.
+pub async fn settle(delivery: &Delivery, settle: Settle) {
+    let settled = async {
+        match settle {
+            Settle::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
+            Settle::Requeue => {
+                delivery
+                    .acker
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        multiple: false,
+                    })
+                    .await
+            }
+        }
+    };
+    let result = match tokio::time::timeout(SETTLE_TIMEOUT, settled).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {SETTLE_TIMEOUT:?}")),
+    };
+    if let Err(e) = result {
+        // The channel is gone; the broker redelivers the message, and the job's
+        // record makes the redelivery harmless.
+        debug!(error = %e, ?settle, "Could not settle the delivery.");
+    }
+}
+
+/// Puts the message into the delay queue of `lane` with TTL `tier`.
+pub async fn republish(
+    ctx: &Ctx,
+    d: &Delivery,
+    lane: Lane,
+    tier: Duration,
+    attempts: i64,
+    reason: &str,
+) -> Result<(), PublishError> {
+    let headers = headers::retry_headers(
+        &d.properties,
+        attempts,
+        tier.as_millis() as i64,
+        &fluxq_common::Names::delay_tier(tier),
+        reason,
+    );
+    let id = message_id(d);
+    ctx.publisher
+        .publish(
+            &ctx.names.delay_exchange(),
+            lane.as_str(),
+            &d.data,
+            amqp::job_properties(&id, headers),
+        )
+        .await
+}
+
+/// Publishes the message to the dead-letter queue with the reason it never ran.
+pub async fn dead_letter(
+    ctx: &Ctx,
+    d: &Delivery,
+    lane: Lane,
+    reason: &str,
+    attempts: u32,
+) -> Result<(), PublishError> {
+    let headers = headers::dead_letter_headers(reason, attempts, lane.as_str());
+    let id = message_id(d);
+    ctx.publisher
+        .publish(
+            &ctx.names.dead_exchange(),
+            "",
+            &d.data,
+            amqp::job_properties(&id, headers),
+        )
+        .await
+}
+
+fn message_id(d: &Delivery) -> String {
+    d.properties
+        .message_id()
+        .as_ref()
+        .map(|m| m.as_str().to_owned())
+        .or_else(|| readable_id(&d.data).map(|u| u.to_string()))
+        .unwrap_or_default()
+}
