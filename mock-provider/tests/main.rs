@@ -1,8 +1,6 @@
 //! The mock provider's tests, in one binary: a real server on 127.0.0.1:0 driven
 //! over HTTP.
 
-mod common;
-
 mod lifecycle;
 mod load;
 mod outcomes;

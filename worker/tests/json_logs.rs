@@ -2,16 +2,15 @@
 //! object, and every line about a job (succeeded, moderated, or an invalid message
 //! with a readable id) carries its `job_id` and `batch` at the top level.
 
-use crate::process;
-use crate::support;
+use fluxq_testkit::process;
 
 use std::time::Duration;
 
 use fluxq_common::Lane;
 use fluxq_mock_provider::MockConfig;
+use fluxq_testkit::{Harness, id_of, job};
 use process::WorkerProcess;
 use serde_json::Value;
-use support::{Harness, id_of, job};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_line_is_json_and_every_line_about_a_job_names_it_and_its_batch() {

@@ -4,18 +4,17 @@
 //! account breaker without failing any job, 429s never spend the retry budget, and
 //! interactive jobs overtake a bulk backlog.
 
-use crate::process::WorkerProcess;
-use crate::support;
+use fluxq_testkit::process::WorkerProcess;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use fluxq_common::Lane;
 use fluxq_mock_provider::{KnobsPatch, MockConfig};
+use fluxq_testkit::{Harness, fixed_latency, id_of, job};
 use fluxq_worker::limiter::Account;
 use fluxq_worker::secret::ApiKey;
 use redis::AsyncCommands;
-use support::{Harness, fixed_latency, id_of, job};
 
 fn account(h: &Harness) -> String {
     Account::new(
