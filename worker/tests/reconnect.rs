@@ -104,14 +104,25 @@ async fn the_producer_publishes_again_what_the_broker_did_not_confirm() {
     let jobs: Vec<_> = (0..4000)
         .map(|i| job(&format!("republished {i}"), i))
         .collect();
+    let started = tokio::time::Instant::now();
+    let submit = async {
+        let n = h.submit(&jobs, "republish", Lane::Bulk).await;
+        (n, started.elapsed())
+    };
     let killer = async {
         tokio::time::sleep(Duration::from_millis(400)).await;
+        let killed_at = started.elapsed();
         rabbit.kill().await;
         tokio::time::sleep(Duration::from_secs(2)).await;
         rabbit.boot().await;
+        killed_at
     };
-    let (published, ()) = tokio::join!(h.submit(&jobs, "republish", Lane::Bulk), killer);
+    let ((published, took), killed_at) = tokio::join!(submit, killer);
     assert_eq!(published, 4000);
+    assert!(
+        killed_at < took,
+        "the broker was killed after {killed_at:?}, once publishing was done ({took:?}): nothing was left unconfirmed"
+    );
 
     let mut config = h.worker_config();
     config.concurrency = 256;
