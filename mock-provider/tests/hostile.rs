@@ -9,12 +9,10 @@
     reason = "a failing test may panic"
 )]
 
-use crate::common;
-
 use std::time::Duration;
 
-use common::Harness;
 use fluxq_mock_provider::{KnobsPatch, MockConfig};
+use fluxq_testkit::mock::Harness;
 use serde_json::{Value, json};
 
 const FLEX: &str = "black-forest-labs/flux-2-flex";

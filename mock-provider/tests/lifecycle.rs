@@ -7,26 +7,16 @@
     reason = "a failing test may panic"
 )]
 
-use crate::common;
-
 use std::time::Duration;
 
-use common::Harness;
 use fluxq_mock_provider::MockConfig;
+use fluxq_testkit::fixed_latency;
+use fluxq_testkit::mock::Harness;
 use serde_json::json;
-
-fn with_latency(ms: u64) -> MockConfig {
-    let latency = Duration::from_millis(ms);
-    MockConfig {
-        latency_min: latency,
-        latency_max: latency,
-        ..MockConfig::default()
-    }
-}
 
 #[tokio::test]
 async fn submit_poll_ready_and_download_a_real_image() {
-    let h = Harness::start(with_latency(300)).await;
+    let h = Harness::start(fixed_latency(300)).await;
     let (status, body) = h
         .submit(
             "flux-2-pro",

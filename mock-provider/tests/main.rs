@@ -2,8 +2,6 @@
 //! over HTTP (and the `mock-provider` binary itself, in `cli`). The load test is a
 //! binary of its own, so that it can measure its process's memory alone.
 
-mod common;
-
 mod cli;
 mod hostile;
 mod lifecycle;

@@ -7,21 +7,18 @@
     reason = "a failing test may panic"
 )]
 
-use crate::common;
-
 use std::time::Duration;
 
-use common::Harness;
 use fluxq_mock_provider::{KnobsPatch, MockConfig, Stats};
+use fluxq_testkit::fixed_latency;
+use fluxq_testkit::mock::Harness;
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn the_moderation_word_gives_both_moderated_statuses() {
     let config = MockConfig {
         moderation_word: Some("forbidden".to_owned()),
-        latency_min: Duration::from_millis(50),
-        latency_max: Duration::from_millis(50),
-        ..MockConfig::default()
+        ..fixed_latency(50)
     };
     let h = Harness::start(config).await;
     let even = h.submit_ok("a Forbidden fruit", 2).await;

@@ -7,12 +7,11 @@
     reason = "a failing test may panic"
 )]
 
-use crate::common;
-
 use std::time::Duration;
 
-use common::Harness;
 use fluxq_mock_provider::MockConfig;
+use fluxq_testkit::fixed_latency;
+use fluxq_testkit::mock::Harness;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -122,13 +121,10 @@ async fn invalid_bodies_are_422_with_pydantic_details() {
 
 #[tokio::test]
 async fn the_in_flight_cap_answers_429_until_a_task_finishes() {
-    let latency = Duration::from_millis(400);
     let config = MockConfig {
         max_in_flight: Some(2),
-        latency_min: latency,
-        latency_max: latency,
         retry_after_secs: 3,
-        ..MockConfig::default()
+        ..fixed_latency(400)
     };
     let h = Harness::start(config).await;
     h.submit_ok("one", 1).await;

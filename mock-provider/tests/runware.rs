@@ -8,21 +8,10 @@
     reason = "a failing test may panic"
 )]
 
-use crate::common;
-
-use std::time::Duration;
-
-use common::Harness;
 use fluxq_mock_provider::{KnobsPatch, MockConfig};
+use fluxq_testkit::fixed_latency;
+use fluxq_testkit::mock::Harness;
 use serde_json::{Value, json};
-
-fn latency(ms: u64) -> MockConfig {
-    MockConfig {
-        latency_min: Duration::from_millis(ms),
-        latency_max: Duration::from_millis(ms),
-        ..MockConfig::default()
-    }
-}
 
 fn pro(uuid: &str, prompt: &str) -> Value {
     json!({
@@ -38,7 +27,7 @@ fn uuid() -> String {
 
 #[tokio::test]
 async fn async_task_is_processing_then_succeeds_with_cost_and_real_images() {
-    let h = Harness::start(latency(200)).await;
+    let h = Harness::start(fixed_latency(200)).await;
     let id = uuid();
     let mut task = pro(&id, "a glass teapot");
     task["numberResults"] = json!(3);
@@ -103,7 +92,7 @@ async fn async_task_is_processing_then_succeeds_with_cost_and_real_images() {
 
 #[tokio::test]
 async fn sync_delivery_answers_with_the_results() {
-    let h = Harness::start(latency(50)).await;
+    let h = Harness::start(fixed_latency(50)).await;
     let id = uuid();
     let mut task = pro(&id, "a sync lamp");
     task["deliveryMethod"] = json!("sync");

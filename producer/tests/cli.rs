@@ -3,19 +3,17 @@
 //! jobs again moves nothing twice; `status` reports a batch.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../worker/tests/support/services.rs"]
-mod services;
-
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use fluxq_common::{DelayTiers, Lane, Names, RetryPolicy};
+use fluxq_testkit::process::run_producer;
+use fluxq_testkit::{namespace, services};
 use fluxq_wire::RedisStore;
 use fluxq_wire::amqp;
 use fluxq_wire::redis as records;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
-use redis::AsyncCommands;
 
 struct Ns {
     names: Names,
@@ -28,11 +26,7 @@ struct Ns {
 impl Ns {
     async fn new() -> Self {
         let svc = services::get().await.clone();
-        let names = Names::new(&format!(
-            "p{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..10]
-        ))
-        .unwrap();
+        let names = namespace::fresh("p", 10);
         let conn = amqp::connect(&svc.amqp_url, "fluxq-producer-test")
             .await
             .unwrap();
@@ -55,22 +49,7 @@ impl Ns {
     }
 
     fn producer(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_producer"))
-            .env("FLUXQ_AMQP_URL", &self.svc.amqp_url)
-            .env("FLUXQ_REDIS_URL", &self.svc.redis_url)
-            .env("FLUXQ_NAMESPACE", self.names.namespace())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).unwrap();
-        }
-        drop(input);
-        child.wait_with_output().unwrap()
+        run_producer(&self.svc, self.names.namespace(), args, stdin)
     }
 
     async fn depth(&self, lane: Lane) -> u32 {
@@ -90,20 +69,8 @@ impl Ns {
     }
 
     async fn cleanup(self) {
-        let ch = self.conn.create_channel().await.unwrap();
         let tiers = DelayTiers::for_policy(&RetryPolicy::default());
-        amqp::delete_topology(&ch, &self.names, &[&tiers])
-            .await
-            .unwrap();
-        let mut conn = self.redis.clone();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.names.namespace()))
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        if !keys.is_empty() {
-            let _: () = conn.del(keys).await.unwrap();
-        }
+        namespace::cleanup(&self.conn, &self.redis, &self.names, &[&tiers]).await;
     }
 }
 

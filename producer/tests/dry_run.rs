@@ -2,50 +2,28 @@
 //! line, prints the estimated cost by provider and model, and publishes nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../worker/tests/support/services.rs"]
-mod services;
-
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
+use fluxq_common::Lane;
+use fluxq_testkit::process::run_producer;
+use fluxq_testkit::{namespace, services};
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
-
-fn producer(svc: &services::Services, ns: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_producer"))
-        .env("FLUXQ_AMQP_URL", &svc.amqp_url)
-        .env("FLUXQ_REDIS_URL", &svc.redis_url)
-        .env("FLUXQ_NAMESPACE", ns)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_prints_the_estimate_by_provider_and_model_and_publishes_nothing() {
     let svc = services::get().await.clone();
-    let ns = format!("d{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let names = namespace::fresh("d", 10);
+    let ns = names.namespace();
     let lines = [
         r#"{"model":"flux-2-pro","prompt":"a","width":1536,"height":1024,"seed":73410}"#,
         r#"{"model":"flux-2-pro","prompt":"b","width":1536,"height":1024,"provider":"runware"}"#,
         r#"{"model":"flux-2-flex","prompt":"c","width":1344,"height":768,"steps":32,"guidance":3.5,"provider":"runware","reference_images":["https://x/1.jpg","https://x/2.jpg","https://x/3.jpg"]}"#,
         r#"{"model":"flux-2-max","prompt":"d","provider":"runware","number_results":4}"#,
     ];
-    let out = producer(
+    let out = run_producer(
         &svc,
-        &ns,
+        ns,
         &["submit", "-", "--batch", "est", "--dry-run"],
-        &lines.join("\n"),
+        Some(&lines.join("\n")),
     );
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
@@ -83,7 +61,7 @@ async fn a_dry_run_prints_the_estimate_by_provider_and_model_and_publishes_nothi
         passive: true,
         ..Default::default()
     };
-    let queue = format!("{ns}.jobs.bulk");
+    let queue = names.lane_queue(Lane::Bulk);
     assert!(
         ch.queue_declare(queue.as_str().into(), passive, FieldTable::default())
             .await
@@ -100,11 +78,11 @@ async fn a_dry_run_prints_the_estimate_by_provider_and_model_and_publishes_nothi
     assert!(keys.is_empty(), "{keys:?}");
 
     // A bad line still fails the whole file, with nothing estimated.
-    let out = producer(
+    let out = run_producer(
         &svc,
-        &ns,
+        ns,
         &["submit", "-", "--dry-run"],
-        r#"{"model":"flux-2-pro","prompt":"x","number_results":2}"#,
+        Some(r#"{"model":"flux-2-pro","prompt":"x","number_results":2}"#),
     );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -18,9 +18,6 @@
 //! messages each queue holds.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/support/scratch.rs"]
-mod scratch;
-
 use std::collections::{HashMap, HashSet};
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -28,6 +25,7 @@ use std::time::{Duration, Instant};
 use fluxq_common::{DelayTiers, Lane, Names, ProviderKind, RetryPolicy};
 use fluxq_mock_provider::{MockConfig, MockProvider};
 use fluxq_producer::submit;
+use fluxq_testkit::servers;
 use fluxq_wire::RedisStore;
 use fluxq_wire::amqp::ChannelSource;
 use fluxq_wire::redis as records;
@@ -104,8 +102,8 @@ async fn main() -> ExitCode {
     let broker_down = Duration::from_secs(env_or("CHAOS_BROKER_DOWN", 2));
     let redis_down = Duration::from_secs(env_or("CHAOS_REDIS_DOWN", 10));
     let redis_kill = env_or("CHAOS_REDIS_KILL", 0) == 1;
-    let rabbit = scratch::Rabbit::start().await;
-    let mut redis_srv = scratch::Redis::start().await;
+    let rabbit = servers::Rabbit::start().await;
+    let mut redis_srv = servers::Redis::start().await;
     let names = Names::new("chaos").unwrap();
     let mock = MockProvider::start(
         "127.0.0.1:0".parse().unwrap(),

@@ -15,17 +15,14 @@
 //! to vary them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/support/services.rs"]
-mod services;
-
 use std::time::{Duration, Instant};
 
 use fluxq_common::{DelayTiers, Lane, Names, ProviderKind, RetryPolicy};
 use fluxq_mock_provider::{MockConfig, MockProvider};
 use fluxq_producer::submit;
+use fluxq_testkit::{fixed_latency, namespace, services};
 use fluxq_wire::RedisStore;
 use fluxq_wire::{amqp, redis as records};
-use redis::AsyncCommands;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -47,11 +44,7 @@ struct Run {
 impl Run {
     async fn new(mock: MockConfig) -> Self {
         let svc = services::get().await.clone();
-        let names = Names::new(&format!(
-            "bench{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        ))
-        .unwrap();
+        let names = namespace::fresh("bench", 8);
         let conn = amqp::connect(&svc.amqp_url, "fluxq-bench").await.unwrap();
         let channel = amqp::confirm_channel(&conn).await.unwrap();
         amqp::declare_topology(
@@ -153,20 +146,8 @@ impl Run {
     }
 
     async fn cleanup(self) {
-        let ch = self.conn.create_channel().await.unwrap();
         let tiers = DelayTiers::for_policy(&RetryPolicy::default());
-        amqp::delete_topology(&ch, &self.names, &[&tiers])
-            .await
-            .unwrap();
-        let mut conn = self.redis.clone();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.names.namespace()))
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        for chunk in keys.chunks(1000) {
-            let _: () = conn.del(chunk).await.unwrap();
-        }
+        namespace::cleanup(&self.conn, &self.redis, &self.names, &[&tiers]).await;
         self.mock.shutdown().await;
     }
 }
@@ -242,13 +223,8 @@ async fn throughput() {
 
 async fn in_flight() {
     let jobs = env_or("BENCH_INFLIGHT_JOBS", 1000);
-    let latency = Duration::from_secs(5);
-    let run = Run::new(MockConfig {
-        latency_min: latency,
-        latency_max: latency,
-        ..MockConfig::default()
-    })
-    .await;
+    let latency_ms = 5000;
+    let run = Run::new(fixed_latency(latency_ms)).await;
     run.publish(jobs, "inflight").await;
     let child = run.worker(jobs, 500);
     let pid = child.id().unwrap();
@@ -276,7 +252,7 @@ async fn in_flight() {
     }
     waits.sort_by(f64::total_cmp);
     let pct = |p: f64| waits[((waits.len() - 1) as f64 * p).round() as usize];
-    let bound = latency.as_secs_f64() + 2.0 * 3.0;
+    let bound = latency_ms as f64 / 1000.0 + 2.0 * 3.0;
     println!("in flight: {jobs} jobs at once, FLUXQ_CONCURRENCY={jobs}, mock latency 5 s, no cap");
     println!(
         "  max in flight at the provider: {}",
@@ -350,12 +326,9 @@ async fn utilization() {
 /// the wait from publish to submit.
 async fn interactive() {
     let backlog = env_or("BENCH_BACKLOG", 5000);
-    let latency = Duration::from_secs(1);
     let run = Run::new(MockConfig {
-        latency_min: latency,
-        latency_max: latency,
         max_in_flight: Some(24),
-        ..MockConfig::default()
+        ..fixed_latency(1000)
     })
     .await;
     run.publish(backlog, "backlog").await;

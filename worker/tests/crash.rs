@@ -5,15 +5,14 @@
 //! each submission keeps a job whose lease lapsed while it waited, resumes a task
 //! recorded meanwhile, and skips a job finished meanwhile.
 
-use crate::process::WorkerProcess;
-use crate::support;
+use fluxq_testkit::process::WorkerProcess;
 
 use std::time::Duration;
 
 use fluxq_common::Lane;
 use fluxq_mock_provider::MockConfig;
+use fluxq_testkit::{Harness, fixed_latency, id_of, job};
 use redis::AsyncCommands;
-use support::{Harness, fixed_latency, id_of, job};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_whose_worker_is_killed_resumes_its_paid_task() {

@@ -2,13 +2,11 @@
 //! with other fields, is dead-lettered and moves nothing; and batch names that look
 //! like other keys (`b` and `b:failed`) never share a Redis key.
 
-use crate::support;
-
 use std::time::Duration;
 
 use fluxq_common::Lane;
 use fluxq_mock_provider::MockConfig;
-use support::{Harness, id_of, job};
+use fluxq_testkit::{Harness, id_of, job};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_copy_of_a_queued_job_leaves_the_job_alone() {

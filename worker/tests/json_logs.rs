@@ -2,16 +2,15 @@
 //! object, and every line about a job (succeeded, moderated, or an invalid message
 //! with a readable id) carries its `job_id` and `batch` at the top level.
 
-use crate::process;
-use crate::support;
+use fluxq_testkit::process;
 
 use std::time::Duration;
 
 use fluxq_common::Lane;
 use fluxq_mock_provider::MockConfig;
+use fluxq_testkit::{Harness, id_of, job};
 use process::WorkerProcess;
 use serde_json::Value;
-use support::{Harness, id_of, job};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_line_is_json_and_every_line_about_a_job_names_it_and_its_batch() {
@@ -86,14 +85,23 @@ async fn every_line_is_json_and_every_line_about_a_job_names_it_and_its_batch() 
             assert_eq!(v["batch"], batch, "line without its batch: {line}");
         }
     }
-    // Every line in a job's span names the job, whatever it is about.
-    for (line, v) in lines.iter().zip(&parsed) {
-        if v["span"] == "job" {
-            assert!(
-                v["job_id"].as_str().is_some_and(|j| !j.is_empty()),
-                "{line}"
-            );
-        }
+    // Every line in a job's span names the job, whatever it is about (and there are
+    // such lines: a span renamed or lost would leave nothing to check).
+    let in_job_span: Vec<_> = lines
+        .iter()
+        .zip(&parsed)
+        .filter(|(_, v)| v["span"] == "job")
+        .collect();
+    assert!(
+        in_job_span.len() >= jobs.len(),
+        "few lines in a job's span:\n{}",
+        lines.join("\n")
+    );
+    for (line, v) in in_job_span {
+        assert!(
+            v["job_id"].as_str().is_some_and(|j| !j.is_empty()),
+            "{line}"
+        );
     }
     let terminal = |message: &str| parsed.iter().filter(|v| v["message"] == message).count();
     assert_eq!(terminal("Job succeeded."), 2);

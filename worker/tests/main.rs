@@ -2,9 +2,6 @@
 //! provider over HTTP, in-process workers and the real `worker` binary. One binary
 //! links once and shares one set of services instead of a dozen.
 
-mod process;
-mod support;
-
 mod crash;
 mod identity;
 mod json_logs;

@@ -5,19 +5,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of the tests
 
-use crate::process;
-use crate::support;
+use fluxq_testkit::process;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use fluxq_common::{Lane, MicroUsd};
 use fluxq_mock_provider::{KnobsPatch, MockConfig};
+use fluxq_testkit::{Harness, job};
 use fluxq_wire::amqp;
 use fluxq_wire::headers;
 use lapin::types::FieldTable;
 use process::{WorkerProcess, get, wait_status};
-use support::{Harness, job};
 
 fn worker_env(h: &Harness) -> Vec<(&'static str, String)> {
     let mut env = h.process_env();
@@ -214,7 +213,7 @@ async fn metrics_match_what_the_provider_saw_and_readiness_follows_the_worker() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_ready_while_rabbitmq_is_unreachable_but_alive() {
-    let svc = support::services::get().await;
+    let svc = fluxq_testkit::services::get().await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);

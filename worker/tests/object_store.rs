@@ -5,19 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of the tests
 
-use crate::support;
-
 use std::process::Stdio;
 use std::time::Duration;
 
 use fluxq_common::Lane;
 use fluxq_mock_provider::MockConfig;
+use fluxq_testkit::{Harness, id_of, job};
 use fluxq_worker::output::{OutputTarget, S3Settings};
 use fluxq_worker::secret::ApiKey;
 use object_store::ObjectStoreExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as Key;
-use support::{Harness, id_of, job};
 use tokio::process::{Child, Command};
 
 const BUCKET: &str = "fluxq-images";

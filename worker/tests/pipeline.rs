@@ -1,13 +1,11 @@
 //! End to end through real RabbitMQ, Redis and the mock provider over HTTP: the
 //! happy path, transient faults, permanent failures, moderation, duplicates.
 
-use crate::support;
-
 use std::time::Duration;
 
 use fluxq_common::{Lane, MicroUsd};
 use fluxq_mock_provider::{KnobsPatch, MockConfig};
-use support::{Harness, id_of, job};
+use fluxq_testkit::{Harness, fixed_latency, id_of, job};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_jobs_become_fifty_images_with_exact_cost() {
@@ -167,12 +165,7 @@ async fn permanent_failures_and_moderation_are_final() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_job_delivered_twice_is_submitted_once() {
-    let h = Harness::new(MockConfig {
-        latency_min: Duration::from_millis(300),
-        latency_max: Duration::from_millis(300),
-        ..MockConfig::default()
-    })
-    .await;
+    let h = Harness::new(fixed_latency(300)).await;
     let a = h.spawn_worker(h.worker_config());
     let b = h.spawn_worker(h.worker_config());
     let j = job("twice-delivered vase", 9);

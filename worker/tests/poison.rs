@@ -1,13 +1,11 @@
 //! Input that can never run is dead-lettered with its reason, its record (if it has
 //! a readable id) says `failed`, and the worker keeps processing good jobs.
 
-use crate::support;
-
 use std::time::Duration;
 
 use fluxq_common::Lane;
 use fluxq_mock_provider::MockConfig;
-use support::{Harness, id_of, job};
+use fluxq_testkit::{Harness, id_of, job};
 use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,15 +4,13 @@
 //! what the broker had not confirmed. Each test runs its own broker
 //! or Redis on free ports, so the machine's services are not disturbed.
 
-use crate::support;
-
 use std::time::Duration;
 
 use fluxq_common::Lane;
 use fluxq_mock_provider::MockConfig;
-use support::scratch::{Rabbit, Redis};
-use support::services::{self, Services};
-use support::{Harness, fixed_latency, job};
+use fluxq_testkit::servers::{Rabbit, Redis};
+use fluxq_testkit::services::{self, Services};
+use fluxq_testkit::{Harness, fixed_latency, job};
 
 async fn wait_succeeded(h: &Harness, batch: &str, n: u64) {
     let start = tokio::time::Instant::now();
@@ -106,14 +104,25 @@ async fn the_producer_publishes_again_what_the_broker_did_not_confirm() {
     let jobs: Vec<_> = (0..4000)
         .map(|i| job(&format!("republished {i}"), i))
         .collect();
+    let started = tokio::time::Instant::now();
+    let submit = async {
+        let n = h.submit(&jobs, "republish", Lane::Bulk).await;
+        (n, started.elapsed())
+    };
     let killer = async {
         tokio::time::sleep(Duration::from_millis(400)).await;
+        let killed_at = started.elapsed();
         rabbit.kill().await;
         tokio::time::sleep(Duration::from_secs(2)).await;
         rabbit.boot().await;
+        killed_at
     };
-    let (published, ()) = tokio::join!(h.submit(&jobs, "republish", Lane::Bulk), killer);
+    let ((published, took), killed_at) = tokio::join!(submit, killer);
     assert_eq!(published, 4000);
+    assert!(
+        killed_at < took,
+        "the broker was killed after {killed_at:?}, once publishing was done ({took:?}): nothing was left unconfirmed"
+    );
 
     let mut config = h.worker_config();
     config.concurrency = 256;
@@ -165,7 +174,7 @@ async fn shutdown_stays_bounded_while_the_broker_does_not_answer() {
     // Bound: cancel 3 s + grace 0.5 s + hand back 5 s + teardown 3 s.
     assert!(took < Duration::from_secs(14), "shutdown took {took:?}");
     for j in &jobs {
-        let rec = h.job(&support::id_of(j)).await;
+        let rec = h.job(&fluxq_testkit::id_of(j)).await;
         assert!(
             !rec["provider_task_id"].is_empty(),
             "the task is recorded for the next worker: {rec:?}"

@@ -2,15 +2,13 @@
 //! batch's counters and cost come out as if they had succeeded the first time (plus
 //! what was really paid), and dead letters that do not match stay dead.
 
-use crate::support;
-
 use std::time::Duration;
 
 use fluxq_common::{DelayTiers, Lane, MicroUsd, RetryPolicy};
 use fluxq_mock_provider::{KnobsPatch, MockConfig};
 use fluxq_producer::replay::{ReplayFilter, ReplayReport, replay_dead};
+use fluxq_testkit::{Harness, id_of, job};
 use fluxq_wire::amqp::ChannelSource;
-use support::{Harness, id_of, job};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_replay_after_the_cause_is_fixed() {

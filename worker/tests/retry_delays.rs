@@ -3,13 +3,11 @@
 //! processing time) and never undercuts the shortest tier; after the last attempt
 //! the job is dead-lettered with its attempt count.
 
-use crate::support;
-
 use std::time::Duration;
 
 use fluxq_common::{DelayTiers, Lane};
 use fluxq_mock_provider::{KnobsPatch, MockConfig};
-use support::{Harness, id_of, job};
+use fluxq_testkit::{Harness, id_of, job};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_delays_follow_the_policy_and_exhaustion_dead_letters() {

@@ -6,18 +6,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod results;
-use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use fluxq_common::{Lane, MicroUsd, ProviderKind};
 use fluxq_mock_provider::{KnobsPatch, MockConfig};
+use fluxq_testkit::{Harness, id_of, job};
 use fluxq_worker::WorkerConfig;
 use fluxq_worker::config::Endpoint;
 use fluxq_worker::secret::ApiKey;
 use serde_json::{Value, json};
-use support::{Harness, id_of, job};
 use uuid::Uuid;
 
 /// The harness's worker configuration with the mock as Runware too.

@@ -5,16 +5,15 @@
 //! next worker still resumes every recorded task. The API key never reaches logs or
 //! Redis.
 
-use crate::process::WorkerProcess;
-use crate::support;
+use fluxq_testkit::process::WorkerProcess;
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use fluxq_common::Lane;
 use fluxq_mock_provider::MockConfig;
+use fluxq_testkit::{Harness, fixed_latency, id_of, job};
 use redis::AsyncCommands;
-use support::{Harness, fixed_latency, id_of, job};
 use tokio::io::AsyncReadExt;
 
 const KEY: &str = "sk-fluxq-test-7f3a9c-secret";

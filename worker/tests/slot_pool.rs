@@ -2,16 +2,14 @@
 //! back while nobody in its process waits returns to the fleet, where another
 //! worker's waiting job takes it; a stopped pool gives back every slot it holds.
 
-use crate::support;
-
 use std::time::Duration;
 
 use fluxq_common::Lane;
 use fluxq_mock_provider::MockConfig;
+use fluxq_testkit::Harness;
 use fluxq_worker::limiter::SlotPool;
 use fluxq_worker::limiter::pool::{PoolConfig, PoolKeys};
 use redis::AsyncCommands;
-use support::Harness;
 use tokio_util::sync::CancellationToken;
 
 fn keys(h: &Harness) -> PoolKeys {

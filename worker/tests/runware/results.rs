@@ -8,7 +8,7 @@ use fluxq_mock_provider::MockConfig;
 use serde_json::{Value, json};
 
 use super::with_runware;
-use crate::support::{Harness, id_of, job};
+use fluxq_testkit::{Harness, id_of, job};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn number_results_stores_and_costs_every_image() {

@@ -1,10 +1,16 @@
-//! The real `worker` binary for tests: started with a clean environment pointed at a
-//! test's services, JSON logs collected line by line, the metrics address read from
-//! its log, SIGTERM sent as Kubernetes does.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! The workspace's binaries as processes: the `worker` started with a clean
+//! environment pointed at a test's services, JSON logs collected line by line, the
+//! metrics address read from its log, SIGTERM sent as Kubernetes does; the `producer`
+//! run to completion.
+//!
+//! A binary is found next to the running test or benchmark, where Cargo builds a
+//! package's binaries for its own tests and benchmarks: a test starts the binaries of
+//! its own package (the worker's tests the worker, the producer's the producer).
 
+use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{ExitStatus, Stdio};
+use std::path::PathBuf;
+use std::process::{ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,7 +18,48 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
+use crate::services::Services;
+
+/// The path of the workspace binary `name`: `target/<profile>/<name>`, next to the
+/// running test or benchmark (`target/<profile>/deps/<test>`).
+pub fn bin_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of the running test");
+    let mut dir = exe.parent().expect("the test's directory").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} is not built (Cargo builds it for the tests and benchmarks of its own package)",
+        path.display()
+    );
+    path
+}
+
+/// Runs the `producer` binary with `args` against `svc` under `namespace`, writing
+/// `stdin` to it (or nothing), and waits for it to exit.
+pub fn run_producer(svc: &Services, namespace: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = std::process::Command::new(bin_path("producer"))
+        .env("FLUXQ_AMQP_URL", &svc.amqp_url)
+        .env("FLUXQ_REDIS_URL", &svc.redis_url)
+        .env("FLUXQ_NAMESPACE", namespace)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the producer binary");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
 /// A running worker process and what it has written to stderr so far.
+#[derive(Debug)]
 pub struct WorkerProcess {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
@@ -23,7 +70,7 @@ impl WorkerProcess {
     /// Starts the binary with only `env` (plus `PATH`), JSON logs and metrics on a
     /// free port of 127.0.0.1 unless `env` says otherwise.
     pub fn start(env: &[(&str, String)]) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_worker"));
+        let mut cmd = Command::new(bin_path("worker"));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("FLUXQ_LOG_FORMAT", "json")

@@ -1,11 +1,5 @@
-//! Helpers shared by the mock provider's HTTP tests: start a mock, submit, poll.
-
-#![allow(dead_code, reason = "each test file uses a different subset")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a failing test may panic"
-)]
+//! The mock provider driven over HTTP, as its own tests do: start a mock, submit,
+//! poll, download.
 
 use std::time::Duration;
 
@@ -18,7 +12,16 @@ pub struct Harness {
     pub http: reqwest::Client,
 }
 
+impl std::fmt::Debug for Harness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harness")
+            .field("mock", &self.mock.base_url())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Harness {
+    /// Starts a mock on a free port of 127.0.0.1 with `config`.
     pub async fn start(config: MockConfig) -> Self {
         let mock = MockProvider::start("127.0.0.1:0".parse().unwrap(), config)
             .await

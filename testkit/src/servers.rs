@@ -1,5 +1,5 @@
-//! Private RabbitMQ nodes and Redis servers on free ports, for tests that kill and
-//! restart them without disturbing the machine's own services.
+//! Private RabbitMQ nodes and Redis servers on free ports, for tests and the chaos run
+//! that kill and restart them without disturbing the machine's own services.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -31,6 +31,7 @@ async fn wait_port(port: u16, timeout: Duration, what: &str) {
 }
 
 /// A RabbitMQ node of its own (`rabbitmq-server` with its own name, ports, data).
+#[derive(Debug)]
 pub struct Rabbit {
     pub port: u16,
     dir: tempfile::TempDir,
@@ -107,7 +108,6 @@ impl Rabbit {
     }
 
     /// Sends a signal (`STOP`, `CONT`, …) to the node's VM.
-    #[allow(dead_code)] // the tests use it; the chaos run, which shares this file, does not
     pub fn signal(&self, sig: &str) {
         let pid = std::fs::read_to_string(self.path().join("pid")).expect("node pid file");
         let _ = Command::new("kill")
@@ -158,6 +158,7 @@ impl Drop for Rabbit {
 
 /// A Redis server of its own, with AOF (fsync always) so a restart keeps the data,
 /// as production Redis for fluxq is configured.
+#[derive(Debug)]
 pub struct Redis {
     pub port: u16,
     dir: tempfile::TempDir,

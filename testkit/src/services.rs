@@ -16,6 +16,7 @@ static SERVICES: OnceCell<Services> = OnceCell::const_new();
 static CONTAINERS: std::sync::Mutex<Vec<Box<dyn std::any::Any + Send>>> =
     std::sync::Mutex::new(Vec::new());
 
+/// The services of this test binary, found (or started) on first use.
 pub async fn get() -> &'static Services {
     SERVICES.get_or_init(find).await
 }
