@@ -63,4 +63,6 @@ pub enum Command {
         /// The batch name.
         batch: String,
     },
+    /// Serves the HTTP API (see docs/api.md) until SIGTERM or SIGINT.
+    Serve(crate::http::ServeArgs),
 }
