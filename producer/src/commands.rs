@@ -152,6 +152,16 @@ pub async fn run(
             write!(out, "{}", status::limiter_report(&store).await?)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Schema { which } => {
+            let doc = crate::http::server::document();
+            let v = match which {
+                crate::config::SchemaArg::Job => crate::http::openapi::job_schema(&doc),
+                crate::config::SchemaArg::Openapi => doc,
+            };
+            let text = serde_json::to_string_pretty(&v).map_err(std::io::Error::other)?;
+            writeln!(out, "{text}")?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve(args) => {
             let shutdown = tokio_util::sync::CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));

@@ -5,7 +5,20 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::auth::Tokens;
+/// `FLUXQ_API_TOKENS` as given, parsed when the server starts (so that a mistake is
+/// reported without echoing the value, as a parse error of the flag would).
+#[derive(Clone)]
+pub struct TokenSpec(pub String);
+
+impl std::fmt::Debug for TokenSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenSpec(<redacted>)")
+    }
+}
+
+fn token_spec(s: &str) -> Result<TokenSpec, std::convert::Infallible> {
+    Ok(TokenSpec(s.to_owned()))
+}
 
 /// Settings of the HTTP API server.
 #[derive(Debug, Clone, Args)]
@@ -14,8 +27,8 @@ pub struct ServeArgs {
     #[arg(long, env = "FLUXQ_API_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// API tokens: comma-separated `name:token:scope` (scope `read` or `write`).
-    #[arg(long, env = "FLUXQ_API_TOKENS", hide_env_values = true, value_parser = Tokens::parse)]
-    pub tokens: Option<Tokens>,
+    #[arg(long, env = "FLUXQ_API_TOKENS", hide_env_values = true, value_parser = token_spec)]
+    pub tokens: Option<TokenSpec>,
     /// Serve without authentication (for a demo on a private machine only).
     #[arg(long)]
     pub insecure_no_auth: bool,

@@ -76,18 +76,28 @@ pub async fn accept(state: &AppState, s: Submission) -> Result<Accepted, ApiErro
         fill_ids(&mut jobs, &s.caller, key)?;
     }
     let lines = to_lines(&jobs, state.max_message_bytes, single)?;
-    let no_batch = jobs.iter().all(|j| j.get("batch").is_none());
-    let batch = match (&s.batch, no_batch) {
-        (Some(b), _) => Some(b.clone()),
-        (None, true) => jobs
-            .first()
-            .and_then(|j| j.get("id"))
-            .and_then(Value::as_str)
-            .map(derived_batch),
-        (None, false) => None,
+    // Every job of a submission gets the one batch, decided here: the query's, else
+    // the first job's own, else one derived from the first job's id (stable across
+    // retries), else a new name.
+    let (batch, from_job) = match s.batch {
+        Some(b) => (b, None),
+        None => match jobs
+            .iter()
+            .enumerate()
+            .find_map(|(i, j)| Some((i, j.get("batch")?.as_str()?.to_owned())))
+        {
+            Some((i, b)) => (b, Some(i)),
+            None => (
+                jobs.first()
+                    .and_then(|j| j.get("id"))
+                    .and_then(Value::as_str)
+                    .map_or_else(submit::new_batch_name, derived_batch),
+                None,
+            ),
+        },
     };
     let provider = state.provider;
-    let prepared = run_prepare(lines, batch, provider, single).await?;
+    let prepared = run_prepare(lines, batch, from_job, provider, single).await?;
     let spooled = spooled_lines(&prepared)?;
     let ids: Vec<Uuid> = spooled.iter().map(|(id, _)| *id).collect();
     let existing = statuses(&state.store, &ids).await?;
@@ -122,7 +132,7 @@ pub async fn accept(state: &AppState, s: Submission) -> Result<Accepted, ApiErro
     } else if republish.is_empty() {
         0
     } else {
-        let subset = run_prepare(republish, Some(prepared.batch.clone()), provider, single).await?;
+        let subset = run_prepare(republish, prepared.batch.clone(), None, provider, single).await?;
         publish(state, &subset, lane).await?
     };
     Ok(Accepted {
@@ -238,15 +248,18 @@ fn invalid_jobs(problems: Vec<JobProblem>, single: bool) -> ApiError {
     .with_details(problems)
 }
 
+/// Runs `submit::prepare` on the lines with `batch`; a bad batch name is reported on
+/// the job it came from (`from_job`), else on the `batch` query parameter.
 async fn run_prepare(
     lines: Vec<String>,
-    batch: Option<String>,
+    batch: String,
+    from_job: Option<usize>,
     provider: fluxq_common::ProviderKind,
     single: bool,
 ) -> Result<Prepared, ApiError> {
     let text = lines.join("\n");
     let joined = tokio::task::spawn_blocking(move || {
-        submit::prepare(std::io::Cursor::new(text), batch.as_deref(), provider)
+        submit::prepare(std::io::Cursor::new(text), Some(&batch), provider)
     })
     .await
     .map_err(ApiError::internal)?;
@@ -254,7 +267,17 @@ async fn run_prepare(
         Ok(p) => Ok(p),
         Err(SubmitError::Invalid { errors, .. }) => {
             if let Some(e) = errors.iter().find(|e| e.line == 0) {
-                return Err(ApiError::invalid("batch", e.error.to_string()));
+                return Err(match from_job {
+                    None => ApiError::invalid("batch", e.error.to_string()),
+                    Some(index) => invalid_jobs(
+                        vec![JobProblem {
+                            index,
+                            field: e.error.field.clone(),
+                            rule: e.error.rule.clone(),
+                        }],
+                        single,
+                    ),
+                });
             }
             let problems = errors
                 .into_iter()

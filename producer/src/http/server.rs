@@ -34,6 +34,8 @@ pub enum ServeError {
         "no API tokens: set FLUXQ_API_TOKENS (name:token:scope,...) or pass --insecure-no-auth"
     )]
     NoTokens,
+    #[error("FLUXQ_API_TOKENS: {0}")]
+    Tokens(String),
     #[error("connect to Redis: {0}")]
     Redis(#[source] fluxq_wire::StoreError),
     #[error("connect to RabbitMQ and declare the topology: {0}")]
@@ -126,7 +128,11 @@ pub async fn serve(
     out: &mut (dyn Write + Send),
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    let tokens = match (args.tokens.filter(|t| !t.is_empty()), args.insecure_no_auth) {
+    let tokens = match &args.tokens {
+        Some(spec) => Some(auth::Tokens::parse(&spec.0).map_err(ServeError::Tokens)?),
+        None => None,
+    };
+    let tokens = match (tokens.filter(|t| !t.is_empty()), args.insecure_no_auth) {
         (Some(t), _) => Some(Arc::new(t)),
         (None, true) => {
             tracing::warn!("Serving without authentication (--insecure-no-auth).");

@@ -9,6 +9,10 @@ use redis::AsyncCommands;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// Keys `SCAN` looks at per round trip: with millions of job records a listing takes
+/// one round trip per this many keys.
+const SCAN_COUNT: usize = 2000;
+
 /// One provider account (a provider and a hash of its key, never the key).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AccountView {
@@ -49,7 +53,10 @@ pub async fn accounts(store: &RedisStore) -> Result<Vec<AccountView>, StoreError
             continue;
         };
         let keys: Vec<String> = {
-            let mut iter = conn.scan_match::<_, String>(&pattern).await?;
+            let opts = redis::ScanOptions::default()
+                .with_pattern(pattern)
+                .with_count(SCAN_COUNT);
+            let mut iter = conn.scan_options::<String>(opts).await?;
             let mut keys = Vec::new();
             while let Some(k) = iter.next_item().await {
                 keys.push(k?);
