@@ -1,12 +1,13 @@
 //! `GET /v1/batches/{batch}`: counters, cost, and the failed jobs a page at a time.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
+use super::query::ApiQuery;
 use crate::read::batch::{self, MAX_PAGE};
 use crate::read::{BatchView, FailedPage};
 
@@ -17,7 +18,7 @@ pub struct BatchQuery {
     /// `next_cursor` of the previous page of failed jobs.
     pub cursor: Option<String>,
     /// Failed jobs per page (1-50, default 50).
-    pub limit: Option<usize>,
+    pub limit: Option<u16>,
 }
 
 /// A batch and a page of its failed jobs.
@@ -38,6 +39,7 @@ pub struct BatchResponse {
         (status = 200, description = "The batch", body = BatchResponse),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such batch", body = ErrorBody),
+        (status = 422, description = "A query parameter is not a number", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 503, description = "Redis unavailable", body = ErrorBody),
     ),
@@ -46,7 +48,7 @@ pub struct BatchResponse {
 pub async fn get(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<BatchQuery>,
+    ApiQuery(q): ApiQuery<BatchQuery>,
 ) -> Result<Json<BatchResponse>, ApiError> {
     let view = batch::batch(&state.store, &name)
         .await?
@@ -55,7 +57,7 @@ pub async fn get(
         &state.store,
         &name,
         q.cursor.as_deref(),
-        q.limit.unwrap_or(MAX_PAGE),
+        q.limit.map_or(MAX_PAGE, usize::from),
     )
     .await?;
     Ok(Json(BatchResponse {

@@ -4,13 +4,14 @@
 //! this process.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
+use super::query::ApiQuery;
 use crate::read::dead::{self, DeadPage};
 use crate::replay::{ReplayError, ReplayFilter, replay_dead};
 
@@ -23,9 +24,9 @@ pub struct DeadQuery {
     /// Only dead letters whose reason contains this text.
     pub reason: Option<String>,
     /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    pub cursor: Option<i32>,
     /// Letters per page (1-200, default 50).
-    pub limit: Option<usize>,
+    pub limit: Option<u16>,
 }
 
 /// Which dead letters to replay (none given: all).
@@ -58,7 +59,7 @@ pub struct ReplayResponse {
     responses(
         (status = 200, description = "A page of dead letters", body = DeadPage),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 422, description = "Bad cursor", body = ErrorBody),
+        (status = 422, description = "A query parameter is not a number", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 503, description = "RabbitMQ unavailable", body = ErrorBody),
     ),
@@ -66,14 +67,10 @@ pub struct ReplayResponse {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Query(q): Query<DeadQuery>,
+    ApiQuery(q): ApiQuery<DeadQuery>,
 ) -> Result<Json<DeadPage>, ApiError> {
-    let offset = match q.cursor.as_deref() {
-        None => 0,
-        Some(c) => c
-            .parse()
-            .map_err(|_| ApiError::invalid("cursor", "cursor: not a cursor of this listing"))?,
-    };
+    let offset = u64::try_from(q.cursor.unwrap_or(0))
+        .map_err(|_| ApiError::invalid("cursor", "cursor: not a cursor of this listing"))?;
     let filter = ReplayFilter {
         batch: q.batch,
         reason_contains: q.reason,
@@ -84,7 +81,7 @@ pub async fn list(
         &state.names,
         &filter,
         offset,
-        q.limit.unwrap_or(50),
+        usize::from(q.limit.unwrap_or(50)),
     )
     .await
     .inspect_err(|_| source.reset())?;
@@ -111,13 +108,19 @@ pub async fn replay(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<Json<ReplayResponse>, ApiError> {
-    // An empty body replays everything, as `producer replay-dead` without flags does.
-    let req: ReplayRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        ReplayRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::invalid("body", format!("body: {e}")))?
-    };
+    // No filter replays everything, so it must be asked for (`{}`), never implied.
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid(
+            "body",
+            "body: required; {} replays every dead letter",
+        ));
+    }
+    let req = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .filter(serde_json::Value::is_object)
+        .ok_or_else(|| ApiError::invalid("body", "body: must be a JSON object"))?;
+    let req: ReplayRequest =
+        serde_json::from_value(req).map_err(|e| ApiError::invalid("body", format!("body: {e}")))?;
     let filter = ReplayFilter {
         batch: req.batch,
         reason_contains: req.reason_contains,

@@ -33,7 +33,7 @@ pub const MAX_KEY_LEN: usize = 255;
 #[derive(Debug)]
 pub struct Submission {
     pub body: Bytes,
-    pub lane: Option<String>,
+    pub lane: Option<Lane>,
     pub batch: Option<String>,
     pub idempotency_key: Option<String>,
     /// The token's name: keys of different callers never collide.
@@ -66,11 +66,10 @@ pub struct Accepted {
 /// Validates, records and publishes a submission.
 pub async fn accept(state: &AppState, s: Submission) -> Result<Accepted, ApiError> {
     let (mut jobs, single) = split_body(&s.body)?;
-    let lane = match s.lane.as_deref() {
+    let lane = match s.lane {
         None if single => Lane::Interactive,
         None => Lane::Bulk,
-        Some(l) => Lane::parse(l)
-            .ok_or_else(|| ApiError::invalid("lane", "must be bulk or interactive"))?,
+        Some(l) => l,
     };
     if let Some(key) = &s.idempotency_key {
         fill_ids(&mut jobs, &s.caller, key)?;

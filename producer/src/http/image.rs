@@ -5,7 +5,7 @@
 //! from the bucket, or use the provider's `image_url` while it lasts.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
@@ -14,13 +14,14 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
+use super::query::ApiQuery;
 
 /// Query of the image endpoint.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ImageQuery {
     /// Which image of a job that made several (1-based; default 1).
-    pub n: Option<usize>,
+    pub n: Option<u16>,
 }
 
 /// The `Content-Type` of an image file by its extension.
@@ -49,6 +50,7 @@ pub fn content_type(path: &str) -> &'static str {
             ("image/jpeg"), ("image/png"), ("image/webp"))),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such job, or no image (yet)", body = ErrorBody),
+        (status = 422, description = "A query parameter is not a number", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
         (status = 501, description = "The image is in S3", body = ErrorBody),
         (status = 503, description = "Redis unavailable", body = ErrorBody),
@@ -58,7 +60,7 @@ pub fn content_type(path: &str) -> &'static str {
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<ImageQuery>,
+    ApiQuery(q): ApiQuery<ImageQuery>,
 ) -> Result<Response, ApiError> {
     let uuid: Uuid = id
         .parse()
@@ -66,7 +68,7 @@ pub async fn get(
     let job = crate::read::job::job(&state.store, uuid)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no job {id:?}")))?;
-    let n = q.n.unwrap_or(1).max(1);
+    let n = usize::from(q.n.unwrap_or(1).max(1));
     let path = if job.image_paths.is_empty() {
         job.image_path.filter(|_| n == 1)
     } else {

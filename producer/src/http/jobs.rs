@@ -3,10 +3,11 @@
 use axum::Extension;
 use axum::Json;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use fluxq_common::Lane;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -16,6 +17,7 @@ use super::auth::Caller;
 use super::enqueue::{self, Accepted, Submission};
 use super::error::{ApiError, ErrorBody};
 use super::openapi::JobSubmission;
+use super::query::ApiQuery;
 use crate::read::{self, JobView};
 
 /// Query of `POST /v1/jobs`.
@@ -23,8 +25,13 @@ use crate::read::{self, JobView};
 #[into_params(parameter_in = Query)]
 pub struct EnqueueQuery {
     /// `interactive` (the default for a single job) or `bulk` (the default for `{"jobs": [...]}`).
-    pub lane: Option<String>,
+    pub lane: Option<Lane>,
     /// The batch of every job (else the jobs' own, else one derived from the first job's id).
+    #[param(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9_:-][A-Za-z0-9._:-]*$"
+    )]
     pub batch: Option<String>,
 }
 
@@ -60,7 +67,7 @@ pub struct EnqueueQuery {
 pub async fn create(
     State(state): State<AppState>,
     Extension(Caller(caller)): Extension<Caller>,
-    Query(q): Query<EnqueueQuery>,
+    ApiQuery(q): ApiQuery<EnqueueQuery>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {

@@ -3,7 +3,7 @@
 //!
 //! - [`args`]: flags and environment variables.
 //! - [`auth`]: bearer tokens and scopes; [`ratelimit`]: a token bucket per caller.
-//! - [`error`]: the error body every endpoint answers.
+//! - [`error`]: the error body every endpoint answers; [`query`]: query strings.
 //! - [`publisher`]: a pool of confirm channels; [`enqueue`]: accepting jobs.
 //! - [`jobs`], [`image`], [`batches`], [`events`], [`dead`], [`accounts`], [`health`]:
 //!   the endpoints, thin over [`crate::read`].
@@ -23,6 +23,7 @@ pub mod image;
 pub mod jobs;
 pub mod openapi;
 pub mod publisher;
+pub mod query;
 pub mod ratelimit;
 pub mod server;
 

@@ -51,7 +51,7 @@ pub struct DeadPage {
     /// Dead letters matching the filter, on every page.
     pub matching: u64,
     /// Pass as `cursor` for the next page; `null` on the last one.
-    pub next_cursor: Option<String>,
+    pub next_cursor: Option<u64>,
 }
 
 /// Lists the matching dead letters from position `offset` (among the matches), up to
@@ -109,6 +109,6 @@ pub async fn list(
         d.acker.ack(BasicAckOptions::default()).await?;
     }
     let next = offset + page.items.len() as u64;
-    page.next_cursor = (next < page.matching).then(|| next.to_string());
+    page.next_cursor = (next < page.matching).then_some(next);
     Ok(page)
 }

@@ -57,7 +57,7 @@ async fn dead_letters_are_listed_in_place_and_replayed() {
     let (_, page1) = s.get("/v1/dead?batch=dead-a&limit=1", Some(READ)).await;
     assert_eq!(page1["items"][0]["id"], ids[0].as_str());
     assert_eq!(page1["matching"], 2);
-    let cursor = page1["next_cursor"].as_str().unwrap().to_owned();
+    let cursor = page1["next_cursor"].as_u64().unwrap();
     let (_, page2) = s
         .get(
             &format!("/v1/dead?batch=dead-a&limit=1&cursor={cursor}"),
