@@ -38,6 +38,8 @@ pub enum CommandError {
     Store(#[from] StoreError),
     #[error("the validation task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Serve(#[from] crate::http::ServeError),
 }
 
 /// Runs one command; reports go to `out`, problems with the input to `err`. The exit
@@ -155,7 +157,40 @@ pub async fn run(
             write!(out, "{}", status::limiter_report(&store).await?)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Schema { which } => {
+            let doc = crate::http::server::document();
+            let v = match which {
+                crate::config::SchemaArg::Job => crate::http::openapi::job_schema(&doc),
+                crate::config::SchemaArg::Openapi => doc,
+            };
+            let text = serde_json::to_string_pretty(&v).map_err(std::io::Error::other)?;
+            writeln!(out, "{text}")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve(args) => {
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            tokio::spawn(cancel_on_signal(shutdown.clone()));
+            crate::http::serve(args, conn, out, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Cancels `token` at the first SIGTERM or SIGINT.
+async fn cancel_on_signal(token: tokio_util::sync::CancellationToken) {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+    token.cancel();
 }
 
 fn channel_source(url: &str, names: &Names) -> ChannelSource {

@@ -20,6 +20,13 @@ impl From<LaneArg> for Lane {
     }
 }
 
+/// Which schema `producer schema` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaArg {
+    Job,
+    Openapi,
+}
+
 /// fluxq's producer: validates and publishes jobs, and reports on batches.
 #[derive(Debug, Parser)]
 #[command(name = "producer", version, about)]
@@ -66,4 +73,11 @@ pub enum Command {
         /// The batch name.
         batch: String,
     },
+    /// Prints a generated schema: `job` (JSON Schema of the job message) or `openapi`.
+    Schema {
+        #[arg(value_enum)]
+        which: SchemaArg,
+    },
+    /// Serves the HTTP API (see docs/api.md) until SIGTERM or SIGINT.
+    Serve(crate::http::ServeArgs),
 }

@@ -10,11 +10,16 @@
 //! - [`estimate`]: `producer submit --dry-run`, estimated cost by provider and model.
 //! - [`status`]: `producer status` and `--wait` progress.
 //! - [`replay`]: `producer replay-dead`, publishing dead letters again.
+//! - [`read`]: typed views of jobs, batches, accounts, events and dead letters (what
+//!   the HTTP API returns).
+//! - [`http`]: `producer serve`, the HTTP API.
 
 pub mod commands;
 pub mod config;
 pub mod estimate;
+pub mod http;
 pub mod lines;
+pub mod read;
 pub mod replay;
 pub mod status;
 pub mod submit;

@@ -24,7 +24,8 @@ pub struct ReplayFilter {
 }
 
 impl ReplayFilter {
-    fn matches(&self, batch: Option<&str>, reason: &str) -> bool {
+    /// Whether a dead letter of `batch` (if readable) with `reason` matches.
+    pub fn matches(&self, batch: Option<&str>, reason: &str) -> bool {
         self.batch.as_deref().is_none_or(|b| batch == Some(b))
             && self
                 .reason_contains

@@ -1,9 +1,6 @@
 //! `producer status` and `producer submit --wait`: a batch's counts and cost.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
-
-use redis::AsyncCommands;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -55,80 +52,28 @@ pub fn report(batch: &str, s: &BatchStatus, failed: &[FailedJob]) -> String {
     out
 }
 
-/// The fleet's provider limits as Redis holds them, one line per account: slots in
-/// flight and the effective limit (`{ns}:limiter:{account}:*`), the shared cool-down,
-/// 429s seen, and whether the account's breaker is open (`{ns}:breaker:{account}`).
-/// Accounts are found with `SCAN` (never `KEYS`, which blocks Redis for the fleet).
+/// The fleet's provider limits as Redis holds them, one line per account (see
+/// [`crate::read::accounts`] for what is read and how).
 pub async fn limiter_report(records: &RedisStore) -> Result<String, StoreError> {
-    let names = records.names().clone();
-    let mut conn = records.connection();
-    let mut accounts = BTreeSet::new();
-    // Each key pattern with its account as the wildcard, and how to read it back.
-    let marker = "\u{1}";
-    for (pattern, shape) in [
-        (
-            names.limiter_key("*", "state"),
-            names.limiter_key(marker, "state"),
-        ),
-        (names.breaker_key("*"), names.breaker_key(marker)),
-    ] {
-        let Some((prefix, suffix)) = shape.split_once(marker) else {
-            continue;
-        };
-        let keys: Vec<String> = {
-            let mut iter = conn.scan_match::<_, String>(&pattern).await?;
-            let mut keys = Vec::new();
-            while let Some(k) = iter.next_item().await {
-                keys.push(k?);
-            }
-            keys
-        };
-        for k in keys {
-            let account = k.strip_prefix(prefix).and_then(|r| r.strip_suffix(suffix));
-            // `{ns}:breaker:{account}:probe` matches the breaker pattern too.
-            if let Some(a) = account.filter(|a| !a.ends_with(":probe")) {
-                accounts.insert(a.to_owned());
-            }
-        }
-    }
-    let now_ms = chrono::Utc::now().timestamp_millis();
     let mut out = String::new();
-    for a in accounts {
-        let state: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(names.limiter_key(&a, "state"))
-            .query_async(&mut conn)
-            .await?;
-        let used: u64 = redis::cmd("ZCOUNT")
-            .arg(names.limiter_key(&a, "slots"))
-            .arg(now_ms)
-            .arg("+inf")
-            .query_async(&mut conn)
-            .await?;
-        let limit = state.get("limit").and_then(|l| l.parse::<f64>().ok());
-        let max = state.get("max").cloned().unwrap_or_else(|| "?".into());
-        let cooldown = state
-            .get("cooldown_until")
-            .and_then(|c| c.parse::<i64>().ok())
-            .filter(|c| *c > now_ms)
-            .map_or("none".to_owned(), |c| format!("{} ms left", c - now_ms));
-        let throttled = state
-            .get("throttled")
-            .cloned()
-            .unwrap_or_else(|| "0".into());
-        let breaker: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(names.breaker_key(&a))
-            .query_async(&mut conn)
-            .await?;
-        let breaker = match (breaker.get("since"), breaker.get("reason")) {
-            (Some(since), reason) => format!(
-                "breaker OPEN since {since}: {}",
-                reason.map_or("", String::as_str)
-            ),
-            _ => "breaker closed".to_owned(),
+    for a in crate::read::accounts(records).await? {
+        let max = a.max.map_or_else(|| "?".to_owned(), |m| m.to_string());
+        let limit = a.effective_limit.map_or(max.clone(), |l| format!("{l:.1}"));
+        let cooldown = if a.cooldown_ms > 0 {
+            format!("{} ms left", a.cooldown_ms)
+        } else {
+            "none".to_owned()
         };
-        let limit = limit.map_or(max.clone(), |l| format!("{l:.1}"));
+        let breaker = match &a.breaker_since {
+            Some(since) => format!(
+                "breaker OPEN since {since}: {}",
+                a.breaker_reason.as_deref().unwrap_or("")
+            ),
+            None => "breaker closed".to_owned(),
+        };
         out.push_str(&format!(
-            "provider account {a}: {used} in flight, effective limit {limit} of {max}, cool-down {cooldown}, {throttled} throttled; {breaker}\n"
+            "provider account {}: {} in flight, effective limit {limit} of {max}, cool-down {cooldown}, {} throttled; {breaker}\n",
+            a.account, a.in_flight, a.throttled
         ));
     }
     Ok(out)

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// The image models fluxq runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub enum Model {
     #[serde(rename = "flux-2-pro")]
     Flux2Pro,
@@ -54,6 +55,7 @@ impl fmt::Display for Model {
 
 /// The two lanes: `interactive` for single jobs someone waits for, `bulk` for batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Lane {
     #[default]
@@ -85,6 +87,7 @@ impl fmt::Display for Lane {
 
 /// Image file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
     #[default]
@@ -124,6 +127,7 @@ impl OutputFormat {
 
 /// Named sizes, as other FLUX.2 front ends call them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SizePreset {
     SquareHd,

@@ -8,14 +8,24 @@ use super::{Model, OutputFormat, ProviderKind, SizePreset, ValidationError, vali
 
 /// The job message exactly as published (contract v1). Unknown fields are an error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JobMessage {
     pub id: Uuid,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schema(
+            min_length = 1,
+            max_length = 128,
+            pattern = "^[A-Za-z0-9_:-][A-Za-z0-9._:-]*$"
+        )
+    )]
     pub batch: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<ProviderKind>,
     pub model: Model,
+    #[cfg_attr(feature = "schema", schema(min_length = 1, max_length = 32000))]
     pub prompt: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
@@ -41,6 +51,7 @@ pub struct JobMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_results: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<Object>))]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 

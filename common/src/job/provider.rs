@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Which provider runs a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     Bfl,

@@ -1,0 +1,14 @@
+//! The HTTP API (`producer serve`, the real binary) against real RabbitMQ and Redis,
+//! with the mock provider and a worker running the jobs.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../../worker/tests/support/mod.rs"]
+mod support;
+
+mod auth;
+mod dead;
+mod docs;
+mod enqueue;
+mod events;
+mod server;
+mod sse;
