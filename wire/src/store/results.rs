@@ -85,11 +85,11 @@ impl RedisStore {
     /// task gone, its URL refused for good) and the job may pay for it again:
     /// `repaid_downloads` in the job's hash, returned after the increment.
     pub async fn count_repaid_download(&self, id: &Uuid) -> Result<u32, StoreError> {
-        let n: i64 = redis::cmd("HINCRBY")
-            .arg(self.names.job_key(id))
-            .arg("repaid_downloads")
-            .arg(1)
-            .query_async(&mut self.conn.clone())
+        let n: i64 = self
+            .scripts
+            .repaid
+            .key(self.names.job_key(id))
+            .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
