@@ -37,6 +37,8 @@ pub struct Ctx {
     pub health: Health,
     pub lease: Duration,
     pub job_deadline: Duration,
+    /// Resubmissions a job may make because a paid image could not be downloaded.
+    pub max_repaid_downloads: u32,
     pub worker_id: String,
     /// Why consumption is paused, if it is: Redis down, a provider account blocked.
     pub pause: Pause,
@@ -94,6 +96,7 @@ pub(crate) async fn start(
         health,
         lease: config.lease,
         job_deadline: config.job_deadline,
+        max_repaid_downloads: config.max_repaid_downloads,
         worker_id: config.worker_id.clone(),
         pause: Pause::default(),
         limits,

@@ -7,6 +7,7 @@ mod identity;
 mod json_logs;
 mod limits;
 mod metrics;
+mod money;
 mod object_store;
 mod pipeline;
 mod poison;

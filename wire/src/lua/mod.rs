@@ -40,6 +40,8 @@ pub struct JobScripts {
     pub task_uuid: Script,
     /// A charge reported with a result, once per task.
     pub result_charge: Script,
+    /// Counts a paid image that could not be downloaded (`repaid.lua`).
+    pub repaid: Script,
 }
 
 impl std::fmt::Debug for JobScripts {
@@ -60,6 +62,7 @@ static JOB_SCRIPTS: LazyLock<JobScripts> = LazyLock::new(|| JobScripts {
     lease: script(include_str!("lease.lua")),
     task_uuid: script(include_str!("task_uuid.lua")),
     result_charge: script(include_str!("result_charge.lua")),
+    repaid: script(include_str!("repaid.lua")),
 });
 
 impl JobScripts {

@@ -1,6 +1,7 @@
 //! What a job's results add to its record: the stable Runware `taskUUID` (taken
 //! before the first submit, retired when its task ended), a charge that arrives with
-//! the result (added once per task), and the lists of a job's several images.
+//! the result (added once per task), the lists of a job's several images, and the
+//! paid images that could not be downloaded.
 
 use fluxq_common::MicroUsd;
 use uuid::Uuid;
@@ -78,5 +79,18 @@ impl RedisStore {
             .query_async(&mut self.conn.clone())
             .await?;
         Ok(())
+    }
+
+    /// Counts one more time a paid task's image could not be fetched at all (the
+    /// task gone, its URL refused for good) and the job may pay for it again:
+    /// `repaid_downloads` in the job's hash, returned after the increment.
+    pub async fn count_repaid_download(&self, id: &Uuid) -> Result<u32, StoreError> {
+        let n: i64 = self
+            .scripts
+            .repaid
+            .key(self.names.job_key(id))
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 }

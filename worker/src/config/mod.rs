@@ -74,6 +74,10 @@ pub struct WorkerArgs {
     /// Provider submissions a job may use.
     #[arg(long, env = "FLUXQ_MAX_ATTEMPTS", default_value = "8")]
     pub max_attempts: u32,
+    /// Times a job may submit again because the image of a task it paid for could
+    /// not be downloaded at all (the task gone, its URL refused for good).
+    #[arg(long, env = "FLUXQ_MAX_REPAID_DOWNLOADS", default_value = "1")]
+    pub max_repaid_downloads: u32,
     /// Wait before the first poll of a task, in milliseconds.
     #[arg(long, env = "FLUXQ_POLL_INITIAL_MS", default_value = "500")]
     pub poll_initial_ms: u64,
@@ -136,6 +140,7 @@ pub struct WorkerConfig {
     pub retry: RetryPolicy,
     pub poll: PollSchedule,
     pub job_deadline: Duration,
+    pub max_repaid_downloads: u32,
     pub lease: Duration,
     pub http_timeout: Duration,
     pub worker_id: String,
@@ -231,6 +236,7 @@ impl WorkerArgs {
             retry,
             poll,
             job_deadline: Duration::from_secs(positive("FLUXQ_JOB_DEADLINE", self.job_deadline)?),
+            max_repaid_downloads: self.max_repaid_downloads,
             lease,
             http_timeout: Duration::from_secs(positive("FLUXQ_HTTP_TIMEOUT", self.http_timeout)?),
             worker_id: self.worker_id.unwrap_or_else(default_worker_id),

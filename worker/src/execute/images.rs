@@ -1,13 +1,12 @@
 //! After a task is ready: record a charge that came with the result (once per task),
-//! download every image (several for `number_results`), store them as `{id}.{ext}`,
+//! download every image (several for `number_results`; see [`fetch`]), store them as `{id}.{ext}`,
 //! `{id}-2.{ext}`, …, and say where the job got to.
 
-use std::time::Duration;
+use backon::Retryable;
+use fluxq_common::{Failure, JobSpec, MicroUsd};
+use tracing::{error, info, warn};
 
-use backon::{ExponentialBuilder, Retryable};
-use fluxq_common::{Failure, FailureKind, JobSpec, MicroUsd};
-use tracing::{info, warn};
-
+use super::fetch::{self, Lost};
 use super::{Job, Step, money_write_backoff};
 use crate::Ctx;
 use crate::provider::{Provider, Task};
@@ -21,9 +20,7 @@ pub(super) async fn store(
     charge: Option<MicroUsd>,
     attempts: u32,
 ) -> Result<Step, StoreError> {
-    let Job {
-        ctx, spec, cancel, ..
-    } = *job;
+    let Job { ctx, spec, .. } = *job;
     if let Some(charge) = charge {
         record_charge(ctx, spec, task, charge).await?;
     }
@@ -37,18 +34,14 @@ pub(super) async fn store(
     };
     let mut paths = Vec::with_capacity(urls.len());
     for (n, url) in (1u32..).zip(&urls) {
-        let download = || job.provider.download(url, spec.output_format);
-        let image = tokio::select! {
-            _ = cancel.cancelled() => return Ok(Step::HandBack),
-            r = download
-                .retry(ExponentialBuilder::default().with_min_delay(Duration::from_millis(200)).with_max_times(3).with_jitter())
-                .when(|f: &Failure| f.kind == FailureKind::Transient) => r,
-        };
-        let image = match image {
+        let image = match fetch::fetch(job, task, n as usize, url).await {
             Ok(image) => image,
-            Err(failure) => {
+            Err(Lost::Cancelled) => return Ok(Step::HandBack),
+            // The task is kept: the next delivery polls it again.
+            Err(Lost::Deadline(failure)) => return Ok(failed(failure, true)),
+            Err(Lost::Unavailable(failure)) => {
                 retire(job, task).await?;
-                return Ok(failed(failure, false));
+                return Ok(failed(repay(job, failure).await?, false));
             }
         };
         let written = ctx
@@ -79,6 +72,26 @@ pub(super) async fn store(
         image_url: first_url,
         image_path,
     })
+}
+
+/// A paid task's image could not be fetched at all: the job may submit again (an
+/// attempt) up to `FLUXQ_MAX_REPAID_DOWNLOADS` times, then it fails for good.
+async fn repay(job: &Job<'_>, lost: Failure) -> Result<Failure, StoreError> {
+    let Job { ctx, spec, .. } = *job;
+    let n = ctx.store.count_repaid_download(&spec.id).await?;
+    if n > ctx.max_repaid_downloads {
+        error!(repaid = n - 1, reason = %lost.reason, "The image was paid for and could not be downloaded; giving up.");
+        return Ok(Failure::permanent(format!(
+            "the image was paid for and could not be downloaded ({} resubmission(s) made): {}",
+            n - 1,
+            lost.reason
+        )));
+    }
+    warn!(repaid = n, reason = %lost.reason, "The paid image can no longer be fetched; the job submits again.");
+    Ok(Failure::transient(format!(
+        "the image was paid for and could not be downloaded; submitting again: {}",
+        lost.reason
+    )))
 }
 
 /// Records a charge reported with the result, retrying through short Redis outages;

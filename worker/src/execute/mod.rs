@@ -5,6 +5,7 @@
 //! The steps, in order: [`submit`] (a provider slot, the attempt counted, the task
 //! recorded), [`poll`] (until the task ends), [`images`] (downloaded and stored).
 
+mod fetch;
 mod images;
 mod poll;
 mod submit;
