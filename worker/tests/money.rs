@@ -1,20 +1,18 @@
 //! Money safety: a failed download never pays for the image again by itself, and
 //! what the provider billed is what the records say.
 
-use crate::support;
-
 use std::time::Duration;
 
 use fluxq_common::{Lane, MicroUsd};
 use fluxq_mock_provider::MockConfig;
-use support::{Harness, id_of, job};
+use fluxq_testkit::{Harness, id_of, job};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_downloads_are_retried_without_submitting_again() {
     let h = Harness::new(MockConfig {
         download_fail_rate: 0.3,
         download_fail_first: 5,
-        ..support::fixed_latency(100)
+        ..fluxq_testkit::fixed_latency(100)
     })
     .await;
     let jobs: Vec<_> = (0..8)
@@ -37,7 +35,7 @@ async fn failing_downloads_are_retried_without_submitting_again() {
 async fn an_image_that_cannot_be_fetched_is_paid_again_at_most_once() {
     let h = Harness::new(MockConfig {
         download_ttl: Duration::ZERO,
-        ..support::fixed_latency(100)
+        ..fluxq_testkit::fixed_latency(100)
     })
     .await;
     let jobs: Vec<_> = (0..3)

@@ -2,8 +2,9 @@
 //! with the mock provider and a worker running the jobs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../../worker/tests/support/mod.rs"]
-mod support;
+mod support {
+    pub use fluxq_testkit::*;
+}
 
 mod auth;
 mod dead;
