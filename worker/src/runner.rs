@@ -2,6 +2,7 @@
 //! ([`crate::execute`]), then record the outcome and settle the message
 //! ([`crate::conclude`]: ack only once Redis holds the outcome).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use fluxq_common::job::{readable_batch, readable_id};
 use fluxq_common::{JobMessage, JobSpec, Lane};
 use fluxq_wire::headers::{self, HDR_ATTEMPTS};
 use fluxq_wire::store::Claim;
+use futures_util::FutureExt;
 use lapin::message::Delivery;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -21,7 +23,8 @@ use crate::execute::execute;
 use crate::publisher::PublishError;
 
 /// Runs one delivery in its job's span (`job_id` and `batch` as far as the body says),
-/// counted in flight. Never panics on input; every path acks or requeues.
+/// counted in flight. Never panics on input; every path acks or requeues, and a
+/// panic inside the job is caught and settles the delivery too.
 pub async fn handle(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationToken) {
     let _in_flight = ctx.metrics.delivery_started(&delivery.properties);
     let id = readable_id(&delivery.data).map(|id| id.to_string());
@@ -33,11 +36,24 @@ pub async fn handle(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationToken
         provider = tracing::field::Empty,
         attempt = tracing::field::Empty
     );
-    handle_in_span(ctx, delivery, cancel).instrument(span).await;
+    let owner = format!("{}:{}", ctx.worker_id, Uuid::new_v4().simple());
+    let run = AssertUnwindSafe(handle_in_span(&ctx, &delivery, &cancel, &owner)).catch_unwind();
+    if let Err(panic) = run.instrument(span.clone()).await {
+        let text = conclude::panicked::panic_text(panic.as_ref());
+        drop(panic);
+        conclude::panicked::settle(&ctx, &delivery, &owner, &text)
+            .instrument(span)
+            .await;
+    }
 }
 
-async fn handle_in_span(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationToken) {
-    let settle = match process(&ctx, &delivery, &cancel).await {
+async fn handle_in_span(
+    ctx: &Arc<Ctx>,
+    delivery: &Delivery,
+    cancel: &CancellationToken,
+    owner: &str,
+) {
+    let settle = match process(ctx, delivery, cancel, owner).await {
         Ok(s) => s,
         Err(ConcludeError::Publish(PublishError::Stopping)) => {
             info!("Stopping: handing the message back (its job's record is in Redis).");
@@ -56,7 +72,7 @@ async fn handle_in_span(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationT
             Settle::Requeue
         }
     };
-    settle::settle(&delivery, settle).await;
+    settle::settle(delivery, settle).await;
 }
 
 fn lane_of(delivery: &Delivery) -> Lane {
@@ -79,6 +95,7 @@ async fn process(
     ctx: &Arc<Ctx>,
     d: &Delivery,
     cancel: &CancellationToken,
+    owner: &str,
 ) -> Result<Settle, ConcludeError> {
     let lane = lane_of(d);
     let spec = match parse(ctx, &d.data) {
@@ -88,8 +105,7 @@ async fn process(
     let span = tracing::Span::current(); // the job's, from `handle`
     span.record("provider", spec.provider.as_str());
     async move {
-        let owner = format!("{}:{}", ctx.worker_id, Uuid::new_v4().simple());
-        match ctx.store.claim(&spec, &owner, ctx.lease).await? {
+        match ctx.store.claim(&spec, owner, ctx.lease).await? {
             Claim::Final(status) => {
                 debug!(%status, "Job is already final; acknowledging without calling the provider.");
                 Ok(Settle::Ack)
@@ -112,13 +128,13 @@ async fn process(
                 Ok(Settle::Ack)
             }
             Claim::Claimed { attempts, task } => {
-                let step = execute(ctx, &spec, lane, &owner, attempts, task, cancel).await?;
+                let step = execute(ctx, &spec, lane, owner, attempts, task, cancel).await?;
                 let claimed = Claimed {
                     ctx,
                     delivery: d,
                     lane,
                     spec: &spec,
-                    owner: &owner,
+                    owner,
                 };
                 conclude::conclude(&claimed, step).await
             }

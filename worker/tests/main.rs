@@ -6,6 +6,7 @@ mod process;
 mod support;
 
 mod crash;
+mod hostile;
 mod identity;
 mod json_logs;
 mod limits;

@@ -52,8 +52,9 @@ struct PollReply {
     status: String,
     #[serde(default)]
     result: Option<serde_json::Value>,
+    /// Any JSON: a value that is not a finite number in 0..=1 is ignored.
     #[serde(default)]
-    progress: Option<f64>,
+    progress: Option<serde_json::Value>,
     #[serde(default)]
     details: Option<serde_json::Value>,
 }
@@ -219,7 +220,7 @@ impl Provider for BflProvider {
         })?;
         Ok(match classify_bfl_status(&reply.status) {
             PollOutcome::InProgress => PollStatus::Pending {
-                progress: reply.progress,
+                progress: super::sane_progress(reply.progress.as_ref()),
             },
             PollOutcome::Ready => {
                 let sample = reply
