@@ -115,6 +115,11 @@ fn providers(config: &WorkerConfig) -> Result<Providers, WorkerError> {
         config.http_timeout,
         usize::from(config.concurrency) + usize::from(interactive_reserve(config.concurrency)),
     )?;
+    let http = provider::fetch::Http::new(
+        http,
+        config.input.max_image_bytes,
+        config.input.download_hosts.clone(),
+    );
     let providers = Providers::connect(&config.endpoints, &http);
     if providers.is_empty() {
         let keys = provider::key_variables();

@@ -44,3 +44,57 @@ async fn a_negative_or_huge_progress_is_ignored() {
     run_with_progress(serde_json::json!(-5)).await;
     run_with_progress(serde_json::json!(1e300)).await;
 }
+
+/// A chunked image reply (no `Content-Length`) of 200 MB is cut off at the cap
+/// (1 MiB here) and the job fails with the reason, without resubmitting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_image_past_the_cap_is_refused() {
+    let mock = MockConfig {
+        chunked_image_bytes: Some(200_000_000),
+        ..support::fixed_latency(100)
+    };
+    let h = Harness::new(mock).await;
+    let mut config = h.worker_config();
+    config.input.max_image_bytes = 1024 * 1024;
+    let worker = h.spawn_worker(config);
+    let j = job("huge image", 1);
+    h.submit(std::slice::from_ref(&j), "huge", Lane::Bulk).await;
+    let rec = h
+        .wait_status(&id_of(&j), "failed", Duration::from_secs(30))
+        .await;
+    assert!(
+        rec["error"].contains("image larger than 1048576 bytes"),
+        "{rec:?}"
+    );
+    assert_eq!(
+        h.stats().submissions,
+        1,
+        "refused images are not generated again"
+    );
+    worker.stop().await;
+    h.cleanup().await;
+}
+
+/// A 10 MB poll answer is not read (over the 1 MiB JSON cap): every poll fails, the
+/// job fails at its deadline, and the worker stays up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_poll_answer_is_not_read() {
+    let mock = MockConfig {
+        poll_body_pad_bytes: 10_000_000,
+        ..support::fixed_latency(100)
+    };
+    let h = Harness::new(mock).await;
+    let mut config = h.worker_config();
+    config.job_deadline = Duration::from_secs(2);
+    config.retry.max_attempts = 1;
+    let worker = h.spawn_worker(config);
+    let j = job("huge poll", 1);
+    h.submit(std::slice::from_ref(&j), "huge-poll", Lane::Bulk)
+        .await;
+    let rec = h
+        .wait_status(&id_of(&j), "failed", Duration::from_secs(30))
+        .await;
+    assert!(rec["error"].contains("no result for task"), "{rec:?}");
+    worker.stop().await;
+    h.cleanup().await;
+}

@@ -75,7 +75,7 @@ pub async fn response_failure(what: &str, resp: reqwest::Response) -> Failure {
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok());
-    let body = resp.text().await.unwrap_or_default();
+    let body = super::fetch::read_error_body(resp).await;
     let body_retry = serde_json::from_str::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v.get("retry_after").and_then(serde_json::Value::as_f64));
@@ -94,50 +94,6 @@ pub async fn response_failure(what: &str, resp: reqwest::Response) -> Failure {
     } else {
         None
     })
-}
-
-/// Largest image accepted from a download URL.
-const MAX_IMAGE_BYTES: u64 = 64 * 1024 * 1024;
-
-/// Downloads an image from a provider's delivery URL, without any API key. Every
-/// failure is transient: an expired or refused URL is not the job's fault.
-pub async fn download_image(
-    http: &reqwest::Client,
-    url: &str,
-    expected: fluxq_common::OutputFormat,
-) -> Result<super::Image, Failure> {
-    use fluxq_common::OutputFormat;
-    let url =
-        Url::parse(url).map_err(|e| Failure::transient(format!("image URL is not a URL: {e}")))?;
-    let resp = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| transport_failure("image download", e))?;
-    if !resp.status().is_success() {
-        let mut f = response_failure("image download", resp).await;
-        f.kind = FailureKind::Transient;
-        return Err(f);
-    }
-    if resp.content_length().is_some_and(|n| n > MAX_IMAGE_BYTES) {
-        return Err(Failure::transient(format!(
-            "image larger than {MAX_IMAGE_BYTES} bytes"
-        )));
-    }
-    let format = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(OutputFormat::from_content_type)
-        .unwrap_or(expected);
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| transport_failure("image download", e))?;
-    if bytes.is_empty() {
-        return Err(Failure::transient("image download returned no bytes"));
-    }
-    Ok(super::Image { bytes, format })
 }
 
 #[cfg(test)]

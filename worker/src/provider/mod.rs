@@ -9,7 +9,9 @@
 //! follow from that line.
 
 pub mod bfl;
+pub mod download;
 mod endpoint;
+pub mod fetch;
 pub mod http;
 mod registry;
 pub mod runware;
