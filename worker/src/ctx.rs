@@ -46,6 +46,8 @@ pub struct Ctx {
     pub estimates: schedule::Estimates,
     /// Between probes of a blocked account.
     pub breaker_probe: Duration,
+    /// `FLUXQ_MAX_MESSAGE_BYTES`: larger bodies are dead-lettered unread.
+    pub max_message_bytes: u64,
 }
 
 /// A started worker: the shared context, and what stops what starting it started.
@@ -99,6 +101,7 @@ pub(crate) async fn start(
         limits,
         estimates: schedule::Estimates::default(),
         breaker_probe: config.limits.breaker_probe,
+        max_message_bytes: config.input.max_message_bytes,
     });
     Ok(Some(Started {
         ctx,

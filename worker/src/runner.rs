@@ -27,8 +27,21 @@ use crate::publisher::PublishError;
 /// panic inside the job is caught and settles the delivery too.
 pub async fn handle(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationToken) {
     let _in_flight = ctx.metrics.delivery_started(&delivery.properties);
-    let id = readable_id(&delivery.data).map(|id| id.to_string());
-    let batch = readable_batch(&delivery.data);
+    let size = delivery.data.len() as u64;
+    if size > ctx.max_message_bytes {
+        too_large(&ctx, &delivery, size).await;
+        return;
+    }
+    // Parsed once, into the typed job; only a body that is not a valid job is read
+    // again, for whatever id and batch it has.
+    let parsed = parse(&ctx, &delivery.data);
+    let (id, batch) = match &parsed {
+        Ok(spec) => (Some(spec.id.to_string()), spec.batch.clone()),
+        Err(_) => (
+            readable_id(&delivery.data).map(|id| id.to_string()),
+            readable_batch(&delivery.data),
+        ),
+    };
     let span = info_span!(
         "job",
         job_id = id.as_deref().unwrap_or(""),
@@ -37,7 +50,8 @@ pub async fn handle(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationToken
         attempt = tracing::field::Empty
     );
     let owner = format!("{}:{}", ctx.worker_id, Uuid::new_v4().simple());
-    let run = AssertUnwindSafe(handle_in_span(&ctx, &delivery, &cancel, &owner)).catch_unwind();
+    let run =
+        AssertUnwindSafe(handle_in_span(&ctx, &delivery, &cancel, &owner, parsed)).catch_unwind();
     if let Err(panic) = run.instrument(span.clone()).await {
         let text = conclude::panicked::panic_text(panic.as_ref());
         drop(panic);
@@ -52,8 +66,9 @@ async fn handle_in_span(
     delivery: &Delivery,
     cancel: &CancellationToken,
     owner: &str,
+    parsed: Result<JobSpec, String>,
 ) {
-    let settle = match process(ctx, delivery, cancel, owner).await {
+    let settle = match process(ctx, delivery, cancel, owner, parsed).await {
         Ok(s) => s,
         Err(ConcludeError::Publish(PublishError::Stopping)) => {
             info!("Stopping: handing the message back (its job's record is in Redis).");
@@ -73,6 +88,25 @@ async fn handle_in_span(
         }
     };
     settle::settle(delivery, settle).await;
+}
+
+/// A body over `FLUXQ_MAX_MESSAGE_BYTES`: dead-lettered without being parsed (so
+/// its job's record, if any, is not touched); handed back if that fails.
+async fn too_large(ctx: &Ctx, d: &Delivery, size: u64) {
+    let limit = ctx.max_message_bytes;
+    let reason = format!("message too large ({size} bytes, limit {limit})");
+    let settled = match settle::dead_letter(ctx, d, lane_of(d), &reason, 0).await {
+        Ok(()) => {
+            warn!(%reason, "Dead-lettered a message without reading it.");
+            Settle::Ack
+        }
+        Err(e) => {
+            warn!(error = %e, "Could not dead-letter a message that is too large; handing it back.");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Settle::Requeue
+        }
+    };
+    settle::settle(d, settled).await;
 }
 
 fn lane_of(delivery: &Delivery) -> Lane {
@@ -96,9 +130,10 @@ async fn process(
     d: &Delivery,
     cancel: &CancellationToken,
     owner: &str,
+    parsed: Result<JobSpec, String>,
 ) -> Result<Settle, ConcludeError> {
     let lane = lane_of(d);
-    let spec = match parse(ctx, &d.data) {
+    let spec = match parsed {
         Ok(spec) => spec,
         Err(reason) => return conclude::reject(ctx, d, lane, &reason).await,
     };

@@ -24,34 +24,30 @@ pub fn client(timeout: Duration, connections: usize) -> Result<reqwest::Client, 
         .build()
 }
 
-/// Whether the API key configured for `base` may be sent to `target`: the same
-/// host, or a subdomain of the provider's domain (`api.eu4.bfl.ai` for `api.bfl.ai`),
-/// never over a weaker scheme, never to an IP address other than the base's own.
+/// The domain of BFL's documented regional polling hosts (`api.eu.bfl.ai`, …).
+const BFL_DOMAIN: &str = "bfl.ai";
+
+/// Whether the API key configured for `base` may be sent to `target`: exactly the
+/// configured origin (scheme, host and port), or, for a BFL base URL, one of BFL's
+/// regional polling hosts on `*.bfl.ai` over https on port 443.
 pub fn key_allowed(base: &Url, target: &Url) -> bool {
-    if base.scheme() == "https" && target.scheme() != "https" {
-        return false;
+    let same_origin = base.scheme() == target.scheme()
+        && base.host() == target.host()
+        && base.port_or_known_default() == target.port_or_known_default();
+    if same_origin {
+        return true;
     }
-    if !matches!(target.scheme(), "http" | "https") {
-        return false;
-    }
-    match (base.host(), target.host()) {
-        (Some(Host::Domain(b)), Some(Host::Domain(t))) => {
-            let (b, t) = (b.to_ascii_lowercase(), t.to_ascii_lowercase());
-            if b == t {
-                return true;
-            }
-            let labels: Vec<&str> = b.split('.').collect();
-            if labels.len() < 3 {
-                return false;
-            }
-            let parent = labels[1..].join(".");
-            t.ends_with(&format!(".{parent}"))
-        }
-        (Some(b), Some(t)) => {
-            b == t && base.port_or_known_default() == target.port_or_known_default()
-        }
+    let bfl = |u: &Url| match u.host() {
+        Some(Host::Domain(d)) => d
+            .to_ascii_lowercase()
+            .strip_suffix(BFL_DOMAIN)
+            .is_some_and(|rest| rest.ends_with('.')),
         _ => false,
-    }
+    };
+    bfl(base)
+        && bfl(target)
+        && target.scheme() == "https"
+        && target.port_or_known_default() == Some(443)
 }
 
 /// A transport error (connect, timeout, body) as a transient failure. The URL is
@@ -137,5 +133,19 @@ mod tests {
         assert!(!key_allowed(&mock, &u("http://10.0.0.1:8089/")));
         let two_labels = u("https://bfl.ai");
         assert!(!key_allowed(&two_labels, &u("https://x.ai/")));
+        assert!(!key_allowed(
+            &base,
+            &u("https://api.bfl.ai:8443/v1/get_result")
+        ));
+        assert!(!key_allowed(
+            &base,
+            &u("https://api.eu.bfl.ai:8443/v1/get_result")
+        ));
+        assert!(key_allowed(
+            &base,
+            &u("https://api.eu.bfl.ai:443/v1/get_result")
+        ));
+        let runware = u("https://api.runware.ai/v1");
+        assert!(!key_allowed(&runware, &u("https://im.runware.ai/x")));
     }
 }
