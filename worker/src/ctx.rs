@@ -48,6 +48,8 @@ pub struct Ctx {
     pub estimates: schedule::Estimates,
     /// Between probes of a blocked account.
     pub breaker_probe: Duration,
+    /// `FLUXQ_MAX_MESSAGE_BYTES`: larger bodies are dead-lettered unread.
+    pub max_message_bytes: u64,
 }
 
 /// A started worker: the shared context, and what stops what starting it started.
@@ -102,6 +104,7 @@ pub(crate) async fn start(
         limits,
         estimates: schedule::Estimates::default(),
         breaker_probe: config.limits.breaker_probe,
+        max_message_bytes: config.input.max_message_bytes,
     });
     Ok(Some(Started {
         ctx,
@@ -118,6 +121,11 @@ fn providers(config: &WorkerConfig) -> Result<Providers, WorkerError> {
         config.http_timeout,
         usize::from(config.concurrency) + usize::from(interactive_reserve(config.concurrency)),
     )?;
+    let http = provider::fetch::Http::new(
+        http,
+        config.input.max_image_bytes,
+        config.input.download_hosts.clone(),
+    );
     let providers = Providers::connect(&config.endpoints, &http);
     if providers.is_empty() {
         let keys = provider::key_variables();

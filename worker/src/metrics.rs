@@ -50,6 +50,7 @@ pub struct Metrics {
     cost: Family<CostLabels, Counter>,
     in_flight: Gauge,
     limiter_wait: Histogram,
+    panics: Counter,
 }
 
 impl fmt::Debug for Metrics {
@@ -96,6 +97,7 @@ impl Metrics {
             cost: Family::default(),
             in_flight: Gauge::default(),
             limiter_wait: Histogram::new([0.001, 0.01, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0]),
+            panics: Counter::default(),
         };
         let mut r = m.registry;
         r.register(
@@ -142,6 +144,11 @@ impl Metrics {
             "fluxq_jobs_in_flight",
             "Jobs this worker holds now",
             m.in_flight.clone(),
+        );
+        r.register(
+            "fluxq_job_panics",
+            "Job tasks that panicked (their messages were delayed and run again)",
+            m.panics.clone(),
         );
         r.register("fluxq_limiter_wait_seconds", "Wait for a fleet-wide provider slot (FLUXQ_PROVIDER_CONCURRENCY) and the submit rate before a submit", m.limiter_wait.clone());
         let m = Self { registry: r, ..m };

@@ -2,6 +2,7 @@
 //! ([`crate::execute`]), then record the outcome and settle the message
 //! ([`crate::conclude`]: ack only once Redis holds the outcome).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use fluxq_common::job::{readable_batch, readable_id};
 use fluxq_common::{JobMessage, JobSpec, Lane};
 use fluxq_wire::headers::{self, HDR_ATTEMPTS};
 use fluxq_wire::store::Claim;
+use futures_util::FutureExt;
 use lapin::message::Delivery;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -21,11 +23,25 @@ use crate::execute::execute;
 use crate::publisher::PublishError;
 
 /// Runs one delivery in its job's span (`job_id` and `batch` as far as the body says),
-/// counted in flight. Never panics on input; every path acks or requeues.
+/// counted in flight. Never panics on input; every path acks or requeues, and a
+/// panic inside the job is caught and settles the delivery too.
 pub async fn handle(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationToken) {
     let _in_flight = ctx.metrics.delivery_started(&delivery.properties);
-    let id = readable_id(&delivery.data).map(|id| id.to_string());
-    let batch = readable_batch(&delivery.data);
+    let size = delivery.data.len() as u64;
+    if size > ctx.max_message_bytes {
+        too_large(&ctx, &delivery, size).await;
+        return;
+    }
+    // Parsed once, into the typed job; only a body that is not a valid job is read
+    // again, for whatever id and batch it has.
+    let parsed = parse(&ctx, &delivery.data);
+    let (id, batch) = match &parsed {
+        Ok(spec) => (Some(spec.id.to_string()), spec.batch.clone()),
+        Err(_) => (
+            readable_id(&delivery.data).map(|id| id.to_string()),
+            readable_batch(&delivery.data),
+        ),
+    };
     let span = info_span!(
         "job",
         job_id = id.as_deref().unwrap_or(""),
@@ -33,11 +49,26 @@ pub async fn handle(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationToken
         provider = tracing::field::Empty,
         attempt = tracing::field::Empty
     );
-    handle_in_span(ctx, delivery, cancel).instrument(span).await;
+    let owner = format!("{}:{}", ctx.worker_id, Uuid::new_v4().simple());
+    let run =
+        AssertUnwindSafe(handle_in_span(&ctx, &delivery, &cancel, &owner, parsed)).catch_unwind();
+    if let Err(panic) = run.instrument(span.clone()).await {
+        let text = conclude::panicked::panic_text(panic.as_ref());
+        drop(panic);
+        conclude::panicked::settle(&ctx, &delivery, &owner, &text)
+            .instrument(span)
+            .await;
+    }
 }
 
-async fn handle_in_span(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationToken) {
-    let settle = match process(&ctx, &delivery, &cancel).await {
+async fn handle_in_span(
+    ctx: &Arc<Ctx>,
+    delivery: &Delivery,
+    cancel: &CancellationToken,
+    owner: &str,
+    parsed: Result<JobSpec, String>,
+) {
+    let settle = match process(ctx, delivery, cancel, owner, parsed).await {
         Ok(s) => s,
         Err(ConcludeError::Publish(PublishError::Stopping)) => {
             info!("Stopping: handing the message back (its job's record is in Redis).");
@@ -56,7 +87,26 @@ async fn handle_in_span(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationT
             Settle::Requeue
         }
     };
-    settle::settle(&delivery, settle).await;
+    settle::settle(delivery, settle).await;
+}
+
+/// A body over `FLUXQ_MAX_MESSAGE_BYTES`: dead-lettered without being parsed (so
+/// its job's record, if any, is not touched); handed back if that fails.
+async fn too_large(ctx: &Ctx, d: &Delivery, size: u64) {
+    let limit = ctx.max_message_bytes;
+    let reason = format!("message too large ({size} bytes, limit {limit})");
+    let settled = match settle::dead_letter(ctx, d, lane_of(d), &reason, 0).await {
+        Ok(()) => {
+            warn!(%reason, "Dead-lettered a message without reading it.");
+            Settle::Ack
+        }
+        Err(e) => {
+            warn!(error = %e, "Could not dead-letter a message that is too large; handing it back.");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Settle::Requeue
+        }
+    };
+    settle::settle(d, settled).await;
 }
 
 fn lane_of(delivery: &Delivery) -> Lane {
@@ -79,17 +129,18 @@ async fn process(
     ctx: &Arc<Ctx>,
     d: &Delivery,
     cancel: &CancellationToken,
+    owner: &str,
+    parsed: Result<JobSpec, String>,
 ) -> Result<Settle, ConcludeError> {
     let lane = lane_of(d);
-    let spec = match parse(ctx, &d.data) {
+    let spec = match parsed {
         Ok(spec) => spec,
         Err(reason) => return conclude::reject(ctx, d, lane, &reason).await,
     };
     let span = tracing::Span::current(); // the job's, from `handle`
     span.record("provider", spec.provider.as_str());
     async move {
-        let owner = format!("{}:{}", ctx.worker_id, Uuid::new_v4().simple());
-        match ctx.store.claim(&spec, &owner, ctx.lease).await? {
+        match ctx.store.claim(&spec, owner, ctx.lease).await? {
             Claim::Final(status) => {
                 debug!(%status, "Job is already final; acknowledging without calling the provider.");
                 Ok(Settle::Ack)
@@ -112,13 +163,13 @@ async fn process(
                 Ok(Settle::Ack)
             }
             Claim::Claimed { attempts, task } => {
-                let step = execute(ctx, &spec, lane, &owner, attempts, task, cancel).await?;
+                let step = execute(ctx, &spec, lane, owner, attempts, task, cancel).await?;
                 let claimed = Claimed {
                     ctx,
                     delivery: d,
                     lane,
                     spec: &spec,
-                    owner: &owner,
+                    owner,
                 };
                 conclude::conclude(&claimed, step).await
             }

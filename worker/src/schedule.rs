@@ -43,7 +43,7 @@ impl PollSchedule {
         } else {
             1.0
         };
-        Duration::from_secs_f64(capped * scale)
+        Duration::try_from_secs_f64(capped * scale).unwrap_or(self.max)
     }
 }
 
@@ -59,7 +59,7 @@ impl Estimates {
     pub fn expected(&self, provider: ProviderKind, model: Model) -> Option<Duration> {
         let map = self.seconds.lock().ok()?;
         map.get(&(provider, model))
-            .map(|s| Duration::from_secs_f64(*s))
+            .and_then(|s| Duration::try_from_secs_f64(*s).ok())
     }
 
     /// Learns from a task that took `took`.

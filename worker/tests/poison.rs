@@ -74,3 +74,42 @@ async fn poison_messages_are_dead_lettered_with_reasons_and_good_jobs_go_on() {
     worker.stop().await;
     h.cleanup().await;
 }
+
+/// Bodies over `FLUXQ_MAX_MESSAGE_BYTES` are dead-lettered unread with the sizes in
+/// the reason, and good jobs go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_over_the_size_limit_are_dead_lettered_unread() {
+    let h = Harness::new(MockConfig::default()).await;
+    let worker = h.spawn_worker(h.worker_config());
+    let padding = "x".repeat(30 * 1024 * 1024);
+    let mut bodies = Vec::new();
+    for i in 0..4u64 {
+        let mut j = job(&format!("huge {i}"), i);
+        j["metadata"] = serde_json::json!({ "pad": padding });
+        let body = serde_json::to_vec(&j).unwrap();
+        h.publish_raw(&body, Lane::Bulk).await;
+        bodies.push(body);
+    }
+    let good = job("small after huge", 9);
+    h.submit(std::slice::from_ref(&good), "after-huge", Lane::Bulk)
+        .await;
+    let dead = h.dead_letters(4, Duration::from_secs(60)).await;
+    assert_eq!(dead.len(), 4);
+    for d in &dead {
+        assert!(bodies.contains(&d.body));
+        let expected = format!("message too large ({} bytes, limit 4194304)", d.body.len());
+        assert_eq!(d.reason, expected);
+    }
+    for b in &bodies {
+        let id = id_of(&serde_json::from_slice(b).unwrap());
+        assert!(
+            h.job(&id).await.is_empty(),
+            "an unread body leaves no record"
+        );
+    }
+    let batch = h.wait_batch("after-huge", 1, Duration::from_secs(30)).await;
+    assert_eq!(batch.succeeded, 1);
+    assert_eq!(h.stats().submit_requests, 1);
+    worker.stop().await;
+    h.cleanup().await;
+}

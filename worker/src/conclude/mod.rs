@@ -2,6 +2,7 @@
 //! and say how to settle the message ([`settle`]: ack, requeue, a retry through a
 //! delay queue, a dead letter).
 
+pub mod panicked;
 pub mod settle;
 
 use std::time::Duration;

@@ -71,7 +71,7 @@ pub async fn republish(
         &fluxq_common::Names::delay_tier(tier),
         reason,
     );
-    let id = message_id(d);
+    let id = message_id(ctx, d);
     ctx.publisher
         .publish(
             &ctx.names.delay_exchange(),
@@ -91,7 +91,7 @@ pub async fn dead_letter(
     attempts: u32,
 ) -> Result<(), PublishError> {
     let headers = headers::dead_letter_headers(reason, attempts, lane.as_str());
-    let id = message_id(d);
+    let id = message_id(ctx, d);
     ctx.publisher
         .publish(
             &ctx.names.dead_exchange(),
@@ -102,11 +102,18 @@ pub async fn dead_letter(
         .await
 }
 
-fn message_id(d: &Delivery) -> String {
+/// The message's id: its property, else the body's `id` (never read from a body
+/// over `FLUXQ_MAX_MESSAGE_BYTES`).
+fn message_id(ctx: &Ctx, d: &Delivery) -> String {
     d.properties
         .message_id()
         .as_ref()
         .map(|m| m.as_str().to_owned())
-        .or_else(|| readable_id(&d.data).map(|u| u.to_string()))
+        .filter(|m| !m.is_empty())
+        .or_else(|| {
+            (d.data.len() as u64 <= ctx.max_message_bytes)
+                .then(|| readable_id(&d.data).map(|u| u.to_string()))
+                .flatten()
+        })
         .unwrap_or_default()
 }

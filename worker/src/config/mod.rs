@@ -2,6 +2,7 @@
 //! validated into typed values at start. Library code never reads the environment.
 //! The providers' keys and URLs are in [`providers`], made from the registry.
 
+mod input;
 mod providers;
 
 use std::num::NonZeroU16;
@@ -15,6 +16,7 @@ use fluxq_wire::ConnArgs;
 pub use crate::config_error::ConfigError;
 pub use crate::provider::{Endpoint, Endpoints};
 use crate::schedule::PollSchedule;
+pub use input::{InputArgs, InputLimits};
 pub use providers::ProviderArgs;
 
 /// fluxq's worker: runs image-generation jobs from RabbitMQ until SIGTERM/SIGINT.
@@ -25,6 +27,8 @@ pub struct WorkerArgs {
     pub conn: ConnArgs,
     #[command(flatten)]
     pub providers: ProviderArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Jobs this process holds at once (RabbitMQ prefetch per lane); interactive jobs
     /// may run an eighth more (at least one) on top, so a bulk backlog never keeps
     /// them waiting.
@@ -143,6 +147,8 @@ pub struct WorkerConfig {
     pub max_repaid_downloads: u32,
     pub lease: Duration,
     pub http_timeout: Duration,
+    /// Message and image size caps, download hosts.
+    pub input: InputLimits,
     pub worker_id: String,
 }
 
@@ -239,6 +245,7 @@ impl WorkerArgs {
             max_repaid_downloads: self.max_repaid_downloads,
             lease,
             http_timeout: Duration::from_secs(positive("FLUXQ_HTTP_TIMEOUT", self.http_timeout)?),
+            input: self.input.into_limits()?,
             worker_id: self.worker_id.unwrap_or_else(default_worker_id),
         })
     }

@@ -77,7 +77,7 @@ pub(super) async fn poll(job: &Job<'_>, task: &Task, submitted: Option<Instant>)
                     bracket.pending(read_at.as_secs_f64(), progress);
                     let now = origin.elapsed().as_secs_f64();
                     if let Some(at) = bracket.next_poll(now, BRACKET_PRECISION, BRACKET_MARGIN) {
-                        wait = Duration::from_secs_f64((at - now).max(0.0)).min(ctx.poll.max);
+                        wait = bounded_wait(at - now, ctx.poll.max);
                     }
                 }
                 debug!(?progress, polls = n, "Task still in progress.")
@@ -93,5 +93,29 @@ pub(super) async fn poll(job: &Job<'_>, task: &Task, submitted: Option<Instant>)
             // A failed poll is never a reason to submit again: keep polling.
             Err(failure) => debug!(reason = %failure.reason, "Poll failed; polling again."),
         }
+    }
+}
+
+/// `seconds` as a wait of at most `max`: a NaN, negative or huge value (a bracket
+/// from a hostile `progress`) never panics, it is clamped.
+fn bounded_wait(seconds: f64, max: Duration) -> Duration {
+    if seconds.is_nan() || seconds <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(seconds).map_or(max, |d| d.min(max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_waits_are_clamped() {
+        let max = Duration::from_secs(3);
+        assert_eq!(bounded_wait(1e30, max), max);
+        assert_eq!(bounded_wait(f64::INFINITY, max), max);
+        assert_eq!(bounded_wait(f64::NAN, max), Duration::ZERO);
+        assert_eq!(bounded_wait(-5.0, max), Duration::ZERO);
+        assert_eq!(bounded_wait(0.5, max), Duration::from_millis(500));
     }
 }

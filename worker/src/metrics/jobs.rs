@@ -49,6 +49,11 @@ impl Metrics {
         result
     }
 
+    /// Counts a job task that panicked.
+    pub fn job_panicked(&self) {
+        self.panics.inc();
+    }
+
     /// One poll of a provider task is being sent.
     pub fn polled(&self, provider: ProviderKind) {
         self.polls

@@ -8,6 +8,7 @@ use fluxq_common::{Failure, JobSpec, MicroUsd, Model, OutputFormat, pricing};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::fetch::{Http, read_json, read_json_bytes};
 use super::http::{key_allowed, response_failure, transport_failure};
 use super::{Endpoint, Image, PollStatus, Provider, Registered, Settings, Submitted, Task};
 use crate::secret::ApiKey;
@@ -17,7 +18,7 @@ use crate::secret::ApiKey;
 pub struct BflProvider {
     base: Url,
     key: ApiKey,
-    http: reqwest::Client,
+    http: Http,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -52,14 +53,15 @@ struct PollReply {
     status: String,
     #[serde(default)]
     result: Option<serde_json::Value>,
+    /// Any JSON: a value that is not a finite number in 0..=1 is ignored.
     #[serde(default)]
-    progress: Option<f64>,
+    progress: Option<serde_json::Value>,
     #[serde(default)]
     details: Option<serde_json::Value>,
 }
 
 impl BflProvider {
-    pub fn new(base: Url, key: ApiKey, http: reqwest::Client) -> Self {
+    pub fn new(base: Url, key: ApiKey, http: Http) -> Self {
         Self { base, key, http }
     }
 
@@ -123,7 +125,7 @@ impl Registered for BflProvider {
         default_url: "https://api.bfl.ai",
     };
 
-    fn build(endpoint: Endpoint, http: reqwest::Client) -> Self {
+    fn build(endpoint: Endpoint, http: Http) -> Self {
         Self::new(endpoint.url, endpoint.key, http)
     }
 }
@@ -142,10 +144,10 @@ impl Provider for BflProvider {
         if !resp.status().is_success() {
             return Err(response_failure("BFL credits", resp).await);
         }
-        let credits = resp
-            .json::<serde_json::Value>()
+        let credits = read_json_bytes(resp, "BFL credits")
             .await
             .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .and_then(|v| v.get("credits").and_then(serde_json::Value::as_f64))
             .unwrap_or(0.0);
         if credits > 0.0 {
@@ -172,12 +174,7 @@ impl Provider for BflProvider {
         if !resp.status().is_success() {
             return Err(response_failure("BFL submit", resp).await);
         }
-        let reply: SubmitReply = resp.json().await.map_err(|e| {
-            Failure::transient(format!(
-                "BFL submit answered unreadable JSON: {}",
-                e.without_url()
-            ))
-        })?;
+        let reply: SubmitReply = read_json(resp, "BFL submit").await?;
         let charge = match reply.cost {
             Some(credits) => MicroUsd::from_credits(credits),
             // No cost reported: record the price-table estimate (documented).
@@ -211,15 +208,10 @@ impl Provider for BflProvider {
         if !resp.status().is_success() {
             return Err(response_failure("BFL poll", resp).await);
         }
-        let reply: PollReply = resp.json().await.map_err(|e| {
-            Failure::transient(format!(
-                "BFL poll answered unreadable JSON: {}",
-                e.without_url()
-            ))
-        })?;
+        let reply: PollReply = read_json(resp, "BFL poll").await?;
         Ok(match classify_bfl_status(&reply.status) {
             PollOutcome::InProgress => PollStatus::Pending {
-                progress: reply.progress,
+                progress: super::sane_progress(reply.progress.as_ref()),
             },
             PollOutcome::Ready => {
                 let sample = reply
@@ -252,7 +244,7 @@ impl Provider for BflProvider {
 
     async fn download(&self, url: &str, expected: OutputFormat) -> Result<Image, Failure> {
         // A signed delivery URL: the key is never sent with it.
-        super::http::download_image(&self.http, url, expected).await
+        super::download::download_image(&self.http, &self.base, url, expected).await
     }
 }
 

@@ -24,34 +24,30 @@ pub fn client(timeout: Duration, connections: usize) -> Result<reqwest::Client, 
         .build()
 }
 
-/// Whether the API key configured for `base` may be sent to `target`: the same
-/// host, or a subdomain of the provider's domain (`api.eu4.bfl.ai` for `api.bfl.ai`),
-/// never over a weaker scheme, never to an IP address other than the base's own.
+/// The domain of BFL's documented regional polling hosts (`api.eu.bfl.ai`, …).
+const BFL_DOMAIN: &str = "bfl.ai";
+
+/// Whether the API key configured for `base` may be sent to `target`: exactly the
+/// configured origin (scheme, host and port), or, for a BFL base URL, one of BFL's
+/// regional polling hosts on `*.bfl.ai` over https on port 443.
 pub fn key_allowed(base: &Url, target: &Url) -> bool {
-    if base.scheme() == "https" && target.scheme() != "https" {
-        return false;
+    let same_origin = base.scheme() == target.scheme()
+        && base.host() == target.host()
+        && base.port_or_known_default() == target.port_or_known_default();
+    if same_origin {
+        return true;
     }
-    if !matches!(target.scheme(), "http" | "https") {
-        return false;
-    }
-    match (base.host(), target.host()) {
-        (Some(Host::Domain(b)), Some(Host::Domain(t))) => {
-            let (b, t) = (b.to_ascii_lowercase(), t.to_ascii_lowercase());
-            if b == t {
-                return true;
-            }
-            let labels: Vec<&str> = b.split('.').collect();
-            if labels.len() < 3 {
-                return false;
-            }
-            let parent = labels[1..].join(".");
-            t.ends_with(&format!(".{parent}"))
-        }
-        (Some(b), Some(t)) => {
-            b == t && base.port_or_known_default() == target.port_or_known_default()
-        }
+    let bfl = |u: &Url| match u.host() {
+        Some(Host::Domain(d)) => d
+            .to_ascii_lowercase()
+            .strip_suffix(BFL_DOMAIN)
+            .is_some_and(|rest| rest.ends_with('.')),
         _ => false,
-    }
+    };
+    bfl(base)
+        && bfl(target)
+        && target.scheme() == "https"
+        && target.port_or_known_default() == Some(443)
 }
 
 /// A transport error (connect, timeout, body) as a transient failure. The URL is
@@ -75,7 +71,7 @@ pub async fn response_failure(what: &str, resp: reqwest::Response) -> Failure {
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok());
-    let body = resp.text().await.unwrap_or_default();
+    let body = super::fetch::read_error_body(resp).await;
     let body_retry = serde_json::from_str::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v.get("retry_after").and_then(serde_json::Value::as_f64));
@@ -94,50 +90,6 @@ pub async fn response_failure(what: &str, resp: reqwest::Response) -> Failure {
     } else {
         None
     })
-}
-
-/// Largest image accepted from a download URL.
-const MAX_IMAGE_BYTES: u64 = 64 * 1024 * 1024;
-
-/// Downloads an image from a provider's delivery URL, without any API key. Every
-/// failure is transient: an expired or refused URL is not the job's fault.
-pub async fn download_image(
-    http: &reqwest::Client,
-    url: &str,
-    expected: fluxq_common::OutputFormat,
-) -> Result<super::Image, Failure> {
-    use fluxq_common::OutputFormat;
-    let url =
-        Url::parse(url).map_err(|e| Failure::transient(format!("image URL is not a URL: {e}")))?;
-    let resp = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| transport_failure("image download", e))?;
-    if !resp.status().is_success() {
-        let mut f = response_failure("image download", resp).await;
-        f.kind = FailureKind::Transient;
-        return Err(f);
-    }
-    if resp.content_length().is_some_and(|n| n > MAX_IMAGE_BYTES) {
-        return Err(Failure::transient(format!(
-            "image larger than {MAX_IMAGE_BYTES} bytes"
-        )));
-    }
-    let format = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(OutputFormat::from_content_type)
-        .unwrap_or(expected);
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| transport_failure("image download", e))?;
-    if bytes.is_empty() {
-        return Err(Failure::transient("image download returned no bytes"));
-    }
-    Ok(super::Image { bytes, format })
 }
 
 #[cfg(test)]
@@ -181,5 +133,19 @@ mod tests {
         assert!(!key_allowed(&mock, &u("http://10.0.0.1:8089/")));
         let two_labels = u("https://bfl.ai");
         assert!(!key_allowed(&two_labels, &u("https://x.ai/")));
+        assert!(!key_allowed(
+            &base,
+            &u("https://api.bfl.ai:8443/v1/get_result")
+        ));
+        assert!(!key_allowed(
+            &base,
+            &u("https://api.eu.bfl.ai:8443/v1/get_result")
+        ));
+        assert!(key_allowed(
+            &base,
+            &u("https://api.eu.bfl.ai:443/v1/get_result")
+        ));
+        let runware = u("https://api.runware.ai/v1");
+        assert!(!key_allowed(&runware, &u("https://im.runware.ai/x")));
     }
 }

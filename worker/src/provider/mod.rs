@@ -9,7 +9,9 @@
 //! follow from that line.
 
 pub mod bfl;
+pub mod download;
 mod endpoint;
+pub mod fetch;
 pub mod http;
 mod registry;
 pub mod runware;
@@ -114,4 +116,11 @@ pub fn not_configured(kind: ProviderKind) -> Failure {
         None => format!("provider {kind} is not supported by this worker"),
     };
     Failure::new(FailureKind::Permanent, reason)
+}
+
+/// A provider's `progress` reading if it is usable: a finite number in `0..=1`
+/// (anything else, a string such as `"NaN"`, a negative or huge number, is dropped).
+pub fn sane_progress(v: Option<&serde_json::Value>) -> Option<f64> {
+    v.and_then(serde_json::Value::as_f64)
+        .filter(|p| p.is_finite() && (0.0..=1.0).contains(p))
 }

@@ -5,6 +5,7 @@
 
 use fluxq_common::{Failure, ProviderKind};
 
+use super::fetch::Http;
 use super::{Client, Endpoint, Endpoints, Provider, REGISTERED, not_configured};
 
 /// How a provider is configured: its name in messages, and the flag, environment
@@ -27,7 +28,7 @@ pub struct Settings {
 pub trait Registered: Provider + Sized {
     const SETTINGS: Settings;
     /// The client for the account at `endpoint`, sending through `http`.
-    fn build(endpoint: Endpoint, http: reqwest::Client) -> Self;
+    fn build(endpoint: Endpoint, http: Http) -> Self;
 }
 
 /// A registered provider: its kind and settings.
@@ -69,7 +70,7 @@ macro_rules! register {
             pub fn build(
                 kind: ::fluxq_common::ProviderKind,
                 endpoint: $crate::provider::Endpoint,
-                http: ::reqwest::Client,
+                http: $crate::provider::fetch::Http,
             ) -> Option<Self> {
                 use $crate::provider::Registered;
                 match kind {
@@ -144,7 +145,7 @@ pub struct Providers(Vec<Client>);
 impl Providers {
     /// A client for every provider in `endpoints` that this worker serves, all
     /// sending through `http`.
-    pub fn connect(endpoints: &Endpoints, http: &reqwest::Client) -> Self {
+    pub fn connect(endpoints: &Endpoints, http: &Http) -> Self {
         let clients = endpoints
             .iter()
             .filter_map(|(kind, e)| Client::build(kind, e.clone(), http.clone()));
@@ -206,7 +207,7 @@ mod tests {
 
     #[test]
     fn a_client_is_built_for_each_provider_with_a_key_and_none_without() {
-        let http = reqwest::Client::new();
+        let http = Http::new(reqwest::Client::new(), 1, Vec::new());
         let endpoint = |r: &Registration| Endpoint {
             url: r
                 .settings

@@ -18,7 +18,9 @@ use tracing::info;
 use url::Url;
 use uuid::Uuid;
 
-use super::http::{download_image, transport_failure};
+use super::download::download_image;
+use super::fetch::{Http, read_json_bytes};
+use super::http::transport_failure;
 use super::{Endpoint, Image, PollStatus, Provider, Registered, Settings, Submitted, Task};
 use crate::secret::ApiKey;
 use reply::Envelope;
@@ -32,7 +34,7 @@ const MAX_QUOTED_BODY: usize = 300;
 pub struct RunwareProvider {
     endpoint: Url,
     key: ApiKey,
-    http: reqwest::Client,
+    http: Http,
 }
 
 /// An answer: HTTP status, the envelope if the body is one, the body.
@@ -62,7 +64,7 @@ impl Answer {
 }
 
 impl RunwareProvider {
-    pub fn new(endpoint: Url, key: ApiKey, http: reqwest::Client) -> Self {
+    pub fn new(endpoint: Url, key: ApiKey, http: Http) -> Self {
         Self {
             endpoint,
             key,
@@ -86,7 +88,7 @@ impl RunwareProvider {
             .map_err(|e| transport_failure(what, e))?;
         let status = resp.status().as_u16();
         // A connection lost while reading the answer is a transport failure too.
-        let body = resp.bytes().await.map_err(|e| transport_failure(what, e))?;
+        let body = Bytes::from(read_json_bytes(resp, what).await?);
         Ok(Answer {
             status,
             envelope: Envelope::parse(&body),
@@ -105,7 +107,7 @@ impl Registered for RunwareProvider {
         default_url: "https://api.runware.ai/v1",
     };
 
-    fn build(endpoint: Endpoint, http: reqwest::Client) -> Self {
+    fn build(endpoint: Endpoint, http: Http) -> Self {
         Self::new(endpoint.url, endpoint.key, http)
     }
 }
@@ -213,7 +215,7 @@ impl Provider for RunwareProvider {
 
     async fn download(&self, url: &str, expected: OutputFormat) -> Result<Image, Failure> {
         // A delivery URL: the key is never sent with it.
-        download_image(&self.http, url, expected).await
+        download_image(&self.http, &self.endpoint, url, expected).await
     }
 }
 
