@@ -2,18 +2,16 @@
 //! answer, a chunked image past the cap) never panic a job or fill memory: the
 //! values are clamped or refused and the worker keeps processing other jobs.
 
-use crate::support;
-
 use std::time::Duration;
 
 use fluxq_common::Lane;
 use fluxq_mock_provider::MockConfig;
-use support::{Harness, id_of, job};
+use fluxq_testkit::{Harness, id_of, job};
 
 async fn run_with_progress(progress: serde_json::Value) {
     let mock = MockConfig {
         poll_progress_override: Some(progress.clone()),
-        ..support::fixed_latency(600)
+        ..fluxq_testkit::fixed_latency(600)
     };
     let h = Harness::new(mock).await;
     let worker = h.spawn_worker(h.worker_config());
@@ -51,7 +49,7 @@ async fn a_negative_or_huge_progress_is_ignored() {
 async fn a_chunked_image_past_the_cap_is_refused() {
     let mock = MockConfig {
         chunked_image_bytes: Some(200_000_000),
-        ..support::fixed_latency(100)
+        ..fluxq_testkit::fixed_latency(100)
     };
     let h = Harness::new(mock).await;
     let mut config = h.worker_config();
@@ -81,7 +79,7 @@ async fn a_chunked_image_past_the_cap_is_refused() {
 async fn a_huge_poll_answer_is_not_read() {
     let mock = MockConfig {
         poll_body_pad_bytes: 10_000_000,
-        ..support::fixed_latency(100)
+        ..fluxq_testkit::fixed_latency(100)
     };
     let h = Harness::new(mock).await;
     let mut config = h.worker_config();
