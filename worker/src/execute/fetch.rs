@@ -18,6 +18,9 @@ pub(super) enum Lost {
     Unavailable(Failure),
     /// Still failing at the job's deadline; the task is kept for the next delivery.
     Deadline(Failure),
+    /// Refused for what it is (larger than the cap, not the format claimed, from a
+    /// host outside the allowed ones): fetching it again cannot help.
+    Refused(Failure),
     /// Shutting down.
     Cancelled,
 }
@@ -50,6 +53,9 @@ pub(super) async fn fetch(job: &Job<'_>, task: &Task, n: usize, url: &str) -> Re
                     Err(f) => f,
                 },
         };
+        if failure.kind != FailureKind::Transient {
+            return Err(Lost::Refused(failure));
+        }
         let pause = pauses.next().unwrap_or(Duration::from_secs(10));
         if Instant::now() + pause > deadline {
             return Err(Lost::Deadline(failure));

@@ -39,6 +39,9 @@ pub(super) async fn store(
             Err(Lost::Cancelled) => return Ok(Step::HandBack),
             // The task is kept: the next delivery polls it again.
             Err(Lost::Deadline(failure)) => return Ok(failed(failure, true)),
+            // Refused for good (too large, not an image, a host not allowed): the job
+            // fails with the reason; submitting again would pay for the same refusal.
+            Err(Lost::Refused(failure)) => return Ok(failed(failure, true)),
             Err(Lost::Unavailable(failure)) => {
                 retire(job, task).await?;
                 return Ok(failed(repay(job, failure).await?, false));
