@@ -109,8 +109,18 @@ async fn the_producer_publishes_again_what_the_broker_did_not_confirm() {
         let n = h.submit(&jobs, "republish", Lane::Bulk).await;
         (n, started.elapsed())
     };
+    // The broker dies once the producer has begun: it writes each window's records
+    // (500 jobs) just before publishing it, so the first record in Redis means the first
+    // of eight windows is on its way. A fixed sleep raced a fast publisher on a busy
+    // machine (a 400 ms sleep woke after publishing had ended).
     let killer = async {
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        loop {
+            let begun = h.records.batch("republish").await.ok().flatten();
+            if begun.is_some_and(|b| b.total > 0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let killed_at = started.elapsed();
         rabbit.kill().await;
         tokio::time::sleep(Duration::from_secs(2)).await;
