@@ -86,21 +86,27 @@ pub struct PriceRule {
     pub input_mp: u64,
 }
 
-/// The FLUX.2 price table (BFL direct and Runware charge the same for the same
-/// model; see providers.md). Max is "from 0.07": 0.07 first MP, 0.03 further and input.
-pub fn price_rule(model: Model) -> PriceRule {
-    match model {
-        Model::Flux2Pro => PriceRule {
+/// The FLUX.2 price table of `provider` (BFL direct and Runware charge the same for
+/// the same model; Runflow sells Flex for 0.05 per megapixel of input and output; see
+/// providers.md). Max is "from 0.07": 0.07 first MP, 0.03 further and input.
+pub fn price_rule(provider: ProviderKind, model: Model) -> PriceRule {
+    match (provider, model) {
+        (ProviderKind::Runflow, Model::Flux2Flex) => PriceRule {
+            first_mp: 50_000,
+            extra_mp: 50_000,
+            input_mp: 50_000,
+        },
+        (_, Model::Flux2Pro) => PriceRule {
             first_mp: 30_000,
             extra_mp: 15_000,
             input_mp: 15_000,
         },
-        Model::Flux2Flex => PriceRule {
+        (_, Model::Flux2Flex) => PriceRule {
             first_mp: 60_000,
             extra_mp: 60_000,
             input_mp: 60_000,
         },
-        Model::Flux2Max => PriceRule {
+        (_, Model::Flux2Max) => PriceRule {
             first_mp: 70_000,
             extra_mp: 30_000,
             input_mp: 30_000,
@@ -111,13 +117,13 @@ pub fn price_rule(model: Model) -> PriceRule {
 /// Estimated charge for one output image of `width`×`height` with `reference_images`
 /// inputs, each counted as one megapixel (their real size is unknown before download).
 pub fn estimate(
-    _provider: ProviderKind,
+    provider: ProviderKind,
     model: Model,
     width: u32,
     height: u32,
     reference_images: usize,
 ) -> MicroUsd {
-    let rule = price_rule(model);
+    let rule = price_rule(provider, model);
     let out_mp = billed_megapixels(width, height);
     let micro =
         rule.first_mp + rule.extra_mp * (out_mp - 1) + rule.input_mp * reference_images as u64;
@@ -160,6 +166,19 @@ mod tests {
             MicroUsd(30_000)
         );
         assert_eq!(estimate_credits(Model::Flux2Pro, 1536, 1024, 0), 4.5);
+    }
+
+    #[test]
+    fn runflow_prices_follow_its_table() {
+        let flex = |w, h, r| estimate(ProviderKind::Runflow, Model::Flux2Flex, w, h, r);
+        assert_eq!(flex(1024, 1024, 0).to_string(), "0.05");
+        assert_eq!(flex(512, 512, 0).to_string(), "0.05");
+        assert_eq!(flex(1920, 1088, 0).to_string(), "0.1");
+        assert_eq!(flex(1920, 1080, 0).to_string(), "0.1");
+        assert_eq!(flex(1024, 1024, 2).to_string(), "0.15");
+        let pro = |w, h| estimate(ProviderKind::Runflow, Model::Flux2Pro, w, h, 0);
+        assert_eq!(pro(1024, 1024).to_string(), "0.03");
+        assert_eq!(pro(1920, 1088).to_string(), "0.045");
     }
 
     #[test]

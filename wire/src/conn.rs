@@ -35,11 +35,12 @@ fn parse_names(s: &str) -> Result<Names, String> {
     Names::new(s).map_err(|e| e.to_string())
 }
 
-/// `bfl` or `runware`.
+/// `bfl`, `runware` or `runflow`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProviderArg {
     Bfl,
     Runware,
+    Runflow,
 }
 
 impl From<ProviderArg> for ProviderKind {
@@ -47,6 +48,7 @@ impl From<ProviderArg> for ProviderKind {
         match p {
             ProviderArg::Bfl => ProviderKind::Bfl,
             ProviderArg::Runware => ProviderKind::Runware,
+            ProviderArg::Runflow => ProviderKind::Runflow,
         }
     }
 }

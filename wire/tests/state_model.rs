@@ -300,6 +300,7 @@ fn spec(id: Uuid, batch: Option<&str>) -> JobSpec {
         prompt: "a lighthouse at dusk".to_owned(),
         width: 1024,
         height: 1024,
+        size: None,
         seed: None,
         steps: None,
         guidance: None,

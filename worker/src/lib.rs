@@ -16,7 +16,7 @@
 //! - [`execute`]: one claimed job at the provider: submit or resume, poll, download.
 //! - [`conclude`]: the job's outcome recorded, its delivery settled (ack, retry, dead letter).
 //! - [`provider`]: the [`provider::Provider`] trait, the registry of providers, and
-//!   one module per provider (BFL, Runware).
+//!   one module per provider (BFL, Runware, Runflow).
 //! - [`limiter`]: provider capacity shared by the fleet: slots, rates, the breaker.
 //! - [`schedule`], [`output`], [`publisher`], [`secret`]: polling schedule, image files,
 //!   publishing retries and dead letters, redacted API keys.

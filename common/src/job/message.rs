@@ -65,6 +65,9 @@ pub struct JobSpec {
     pub prompt: String,
     pub width: u32,
     pub height: u32,
+    /// The preset the size came from, when the job named one (`width`/`height` hold
+    /// its dimensions either way); Runflow is sent the preset's name.
+    pub size: Option<SizePreset>,
     pub seed: Option<u64>,
     pub steps: Option<u32>,
     pub guidance: Option<f64>,

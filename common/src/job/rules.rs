@@ -1,7 +1,20 @@
 //! The rules of a job message that [`JobMessage::validate`](super::JobMessage::validate)
 //! checks, one function each; each names the field it is about in its error.
 
-use super::{MAX_NUMBER_RESULTS, MAX_PROMPT_CHARS, Model, ProviderKind, ValidationError};
+use super::{
+    MAX_NUMBER_RESULTS, MAX_PROMPT_CHARS, Model, OutputFormat, ProviderKind, ValidationError,
+};
+
+/// The provider serves the model.
+pub(super) fn check_model(provider: ProviderKind, model: Model) -> Result<(), ValidationError> {
+    if !provider.serves(model) {
+        return Err(ValidationError::new(
+            "model",
+            format!("{model} is not available on {provider} (its model id there is unconfirmed)"),
+        ));
+    }
+    Ok(())
+}
 
 /// The prompt is not blank and at most [`MAX_PROMPT_CHARS`] characters.
 pub(super) fn check_prompt(prompt: &str) -> Result<(), ValidationError> {
@@ -68,14 +81,19 @@ pub(super) fn check_flex_only(model: Model, field: &str) -> Result<(), Validatio
     Ok(())
 }
 
-/// `steps` is for flux-2-flex only, from 1 to 50.
-pub(super) fn check_steps(model: Model, steps: Option<u32>) -> Result<(), ValidationError> {
+/// `steps` is for flux-2-flex only, within the provider's range (1–50; Runflow 2–50).
+pub(super) fn check_steps(
+    provider: ProviderKind,
+    model: Model,
+    steps: Option<u32>,
+) -> Result<(), ValidationError> {
     let Some(steps) = steps else { return Ok(()) };
     check_flex_only(model, "steps")?;
-    if !(1..=50).contains(&steps) {
+    let (lo, hi) = provider.steps_range();
+    if !(lo..=hi).contains(&steps) {
         return Err(ValidationError::new(
             "steps",
-            format!("must be between 1 and 50 (got {steps})"),
+            format!("must be between {lo} and {hi} for {provider} (got {steps})"),
         ));
     }
     Ok(())
@@ -99,19 +117,35 @@ pub(super) fn check_guidance(
     Ok(())
 }
 
-/// On BFL, `prompt_upsampling` is for flux-2-flex only (Runware takes it for any model).
+/// On BFL, `prompt_upsampling` is for flux-2-flex only (Runware takes it for any
+/// model, Runflow for none).
 pub(super) fn check_prompt_upsampling(
     provider: ProviderKind,
     model: Model,
     prompt_upsampling: Option<bool>,
 ) -> Result<(), ValidationError> {
-    if prompt_upsampling.is_some() && model != Model::Flux2Flex && provider == ProviderKind::Bfl {
-        return Err(ValidationError::new(
-            "prompt_upsampling",
-            format!("is only accepted by flux-2-flex on bfl, not {model}"),
-        ));
+    if prompt_upsampling.is_none() || provider.takes_prompt_upsampling(model) {
+        return Ok(());
     }
-    Ok(())
+    let rule = match provider {
+        ProviderKind::Bfl => format!("is only accepted by flux-2-flex on bfl, not {model}"),
+        _ => format!("is not accepted by {provider}"),
+    };
+    Err(ValidationError::new("prompt_upsampling", rule))
+}
+
+/// The provider can return images in the format asked for.
+pub(super) fn check_output_format(
+    provider: ProviderKind,
+    format: Option<OutputFormat>,
+) -> Result<(), ValidationError> {
+    match format {
+        Some(f) if !provider.takes_output_format(f) => Err(ValidationError::new(
+            "output_format",
+            format!("{} is not available on {provider}", f.as_str()),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// No more reference images than the provider takes.
@@ -142,23 +176,23 @@ pub(super) fn check_reference_sources(refs: &[String]) -> Result<(), ValidationE
     }
 }
 
-/// `safety_tolerance` is at most the provider's highest.
+/// `safety_tolerance` is within the provider's range.
 pub(super) fn check_safety_tolerance(
     provider: ProviderKind,
     tolerance: Option<u8>,
 ) -> Result<(), ValidationError> {
-    let max_t = provider.max_safety_tolerance();
+    let (min_t, max_t) = provider.safety_tolerance_range();
     match tolerance {
-        Some(t) if t > max_t => Err(ValidationError::new(
+        Some(t) if t < min_t || t > max_t => Err(ValidationError::new(
             "safety_tolerance",
-            format!("must be between 0 and {max_t} for {provider} (got {t})"),
+            format!("must be between {min_t} and {max_t} for {provider} (got {t})"),
         )),
         _ => Ok(()),
     }
 }
 
 /// `number_results` (default 1) is from 1 to [`MAX_NUMBER_RESULTS`], and more than 1
-/// only on Runware. Returns the number of images to make.
+/// only where the provider makes several (Runware). Returns the number of images to make.
 pub(super) fn check_number_results(
     provider: ProviderKind,
     n: Option<u32>,
@@ -170,10 +204,10 @@ pub(super) fn check_number_results(
             format!("must be between 1 and {MAX_NUMBER_RESULTS} (got {n})"),
         ));
     }
-    if n > 1 && provider == ProviderKind::Bfl {
+    if n > provider.max_number_results() {
         return Err(ValidationError::new(
             "number_results",
-            format!("more than 1 is only accepted by runware, not bfl (got {n})"),
+            format!("more than 1 is only accepted by runware, not {provider} (got {n})"),
         ));
     }
     Ok(n)

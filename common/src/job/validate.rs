@@ -2,13 +2,13 @@
 //! provider and size resolved; [`ValidationError`] says which rule a message breaks.
 
 use super::rules::{
-    check_guidance, check_metadata, check_number_results, check_pixels, check_prompt,
-    check_prompt_upsampling, check_reference_count, check_reference_sources,
-    check_safety_tolerance, check_side, check_steps,
+    check_guidance, check_metadata, check_model, check_number_results, check_output_format,
+    check_pixels, check_prompt, check_prompt_upsampling, check_reference_count,
+    check_reference_sources, check_safety_tolerance, check_side, check_steps,
 };
 use super::{JobMessage, JobSpec, ProviderKind};
 
-/// Longest prompt either provider accepts, in characters.
+/// Longest prompt any provider accepts, in characters.
 pub const MAX_PROMPT_CHARS: usize = 32_000;
 /// The size used when a job gives neither `width`/`height` nor `size`.
 pub const DEFAULT_SIZE: (u32, u32) = (1024, 1024);
@@ -47,6 +47,7 @@ impl JobMessage {
     pub fn validate(&self, default_provider: ProviderKind) -> Result<JobSpec, ValidationError> {
         let provider = self.provider.unwrap_or(default_provider);
         check_prompt(&self.prompt)?;
+        check_model(provider, self.model)?;
         if let Some(batch) = &self.batch {
             validate_batch_name(batch)?;
         }
@@ -54,12 +55,13 @@ impl JobMessage {
         check_side(provider, "width", width)?;
         check_side(provider, "height", height)?;
         check_pixels(provider, width, height)?;
-        check_steps(self.model, self.steps)?;
+        check_steps(provider, self.model, self.steps)?;
         check_guidance(provider, self.model, self.guidance)?;
         check_prompt_upsampling(provider, self.model, self.prompt_upsampling)?;
         check_reference_count(provider, &self.reference_images)?;
         check_reference_sources(&self.reference_images)?;
         check_safety_tolerance(provider, self.safety_tolerance)?;
+        check_output_format(provider, self.output_format)?;
         let number_results = check_number_results(provider, self.number_results)?;
         check_metadata(self.metadata.as_ref())?;
 
@@ -71,6 +73,7 @@ impl JobMessage {
             prompt: self.prompt.clone(),
             width,
             height,
+            size: self.size,
             seed: self.seed,
             steps: self.steps,
             guidance: self.guidance,

@@ -77,7 +77,7 @@ pub(super) async fn submit(
         let sent = Instant::now();
         let failure = match ctx
             .metrics
-            .submit(spec.provider, provider.submit(spec, task_id))
+            .submit(spec.provider, provider.submit(spec, task_id, n))
             .await
         {
             Ok(sub) => {

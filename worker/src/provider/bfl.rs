@@ -161,7 +161,12 @@ impl Provider for BflProvider {
     }
 
     /// BFL chooses its own task ids: `_task_id` is not used.
-    async fn submit(&self, job: &JobSpec, _task_id: uuid::Uuid) -> Result<Submitted, Failure> {
+    async fn submit(
+        &self,
+        job: &JobSpec,
+        _task_id: uuid::Uuid,
+        _attempt: u32,
+    ) -> Result<Submitted, Failure> {
         let url = self.endpoint(&format!("/v1/{}", job.model.as_str()))?;
         let resp = self
             .http

@@ -14,6 +14,7 @@ mod endpoint;
 pub mod fetch;
 pub mod http;
 mod registry;
+pub mod runflow;
 pub mod runware;
 
 use std::future::Future;
@@ -25,11 +26,13 @@ use uuid::Uuid;
 pub use bfl::BflProvider;
 pub use endpoint::{Endpoint, Endpoints};
 pub use registry::{Providers, Registered, Registration, Settings, key_variables, registration};
+pub use runflow::RunflowProvider;
 pub use runware::RunwareProvider;
 
 registry::register! {
     Bfl(bfl::BflProvider),
     Runware(runware::RunwareProvider),
+    Runflow(runflow::RunflowProvider),
 }
 
 /// A task at the provider: its id, and the URL to poll it at (empty for providers
@@ -54,7 +57,7 @@ pub enum PollStatus {
     Pending { progress: Option<f64> },
     /// Done: the images are at `image_urls` (signed URLs that expire soon; several
     /// when the job asked for `number_results`). `charge` is what the provider reports
-    /// it charged now, for providers that charge with the result (Runware).
+    /// it charged now, for providers that charge with the result (Runware, Runflow).
     Ready {
         image_urls: Vec<String>,
         charge: Option<MicroUsd>,
@@ -74,12 +77,16 @@ pub struct Image {
 /// not a failed task (the caller keeps polling until its deadline).
 /// `submit` gets the job's stable task id (kept across retries of one submission):
 /// providers whose client chooses the id (Runware's `taskUUID`) use it, and say so
-/// with [`Provider::chooses_task_id`].
+/// with [`Provider::chooses_task_id`]. It also gets the number of this attempt (from
+/// 1, counted before the request is sent): providers that key a request by attempt
+/// (Runflow's `Idempotency-Key`), or look for an earlier attempt's task before
+/// paying again (Runflow's `client_ref` lookup), use it.
 pub trait Provider: Send + Sync {
     fn submit(
         &self,
         job: &JobSpec,
         task_id: Uuid,
+        attempt: u32,
     ) -> impl Future<Output = Result<Submitted, Failure>> + Send;
     fn poll(
         &self,

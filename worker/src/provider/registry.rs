@@ -96,9 +96,10 @@ macro_rules! register {
                 &self,
                 job: &::fluxq_common::JobSpec,
                 task_id: ::uuid::Uuid,
+                attempt: u32,
             ) -> Result<$crate::provider::Submitted, ::fluxq_common::Failure> {
                 match self {
-                    $(Self::$kind(p) => p.submit(job, task_id).await,)+
+                    $(Self::$kind(p) => p.submit(job, task_id, attempt).await,)+
                 }
             }
 
@@ -235,6 +236,9 @@ mod tests {
             not_configured(ProviderKind::Runware).reason,
             "provider runware is not configured on this worker (RUNWARE_API_KEY is not set)"
         );
-        assert_eq!(key_variables(), "BFL_API_KEY, RUNWARE_API_KEY");
+        assert_eq!(
+            key_variables(),
+            "BFL_API_KEY, RUNWARE_API_KEY, RUNFLOW_API_KEY"
+        );
     }
 }

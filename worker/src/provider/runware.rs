@@ -118,7 +118,12 @@ impl Provider for RunwareProvider {
         true
     }
 
-    async fn submit(&self, job: &JobSpec, task_id: Uuid) -> Result<Submitted, Failure> {
+    async fn submit(
+        &self,
+        job: &JobSpec,
+        task_id: Uuid,
+        _attempt: u32,
+    ) -> Result<Submitted, Failure> {
         body::check_limits(job)?;
         let what = "Runware submit";
         let answer = self.post(what, &[body::inference(job, task_id)]).await?;
