@@ -93,7 +93,7 @@ async fn download(
         Ok(bytes) => bytes,
         Err(refusal) => return refusal.into_response(),
     };
-    let with_key = headers.contains_key("x-key");
+    let with_key = headers.contains_key("x-key") || headers.contains_key(header::AUTHORIZATION);
     app.sim.record(|s| {
         s.downloads += 1;
         s.downloads_with_key += u64::from(with_key);

@@ -15,6 +15,7 @@ mod poison;
 mod reconnect;
 mod replay;
 mod retry_delays;
+mod runflow;
 mod runware;
 mod secrets;
 mod shutdown;

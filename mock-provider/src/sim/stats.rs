@@ -64,7 +64,7 @@ pub struct Stats {
     pub content_moderated: u64,
     /// Images served.
     pub downloads: u64,
-    /// Of `downloads`, those whose request carried an `x-key` header.
+    /// Of `downloads`, those whose request carried a key (`x-key` or `Authorization`).
     pub downloads_with_key: u64,
     /// Image requests refused: expired or forged URL (403), unknown task (404).
     pub downloads_refused: u64,

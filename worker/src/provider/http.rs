@@ -148,11 +148,17 @@ mod tests {
         let runware = u("https://api.runware.ai/v1");
         assert!(!key_allowed(&runware, &u("https://im.runware.ai/x")));
         let runflow = u("https://api.runflow.io");
-        assert!(key_allowed(&runflow, &u("https://api.runflow.io/v1/runs/r1")));
+        assert!(key_allowed(
+            &runflow,
+            &u("https://api.runflow.io/v1/runs/r1")
+        ));
         assert!(!key_allowed(
             &runflow,
             &u("https://bucket.s3.amazonaws.com/r1.jpg?X-Amz-Signature=1")
         ));
-        assert!(!key_allowed(&runflow, &u("http://api.runflow.io/v1/runs/r1")));
+        assert!(!key_allowed(
+            &runflow,
+            &u("http://api.runflow.io/v1/runs/r1")
+        ));
     }
 }

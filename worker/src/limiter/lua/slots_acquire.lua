@@ -50,6 +50,9 @@ if mode ~= 'force' then
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+-- The configured maximum, in the state hash from the account's first round on: the
+-- account is listed (`producer status`) before any 429 gave it a limit.
+redis.call('HSET', KEYS[2], 'max', max)
 local st = redis.call('HMGET', KEYS[2], 'limit', 'cooldown_until')
 local limit = tonumber(st[1]) or max
 if limit > max then limit = max end
