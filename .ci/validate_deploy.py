@@ -398,7 +398,7 @@ def check_secret_template() -> None:
         for key, value in values.items():
             if "CHANGE_ME" not in str(value):
                 problems.append(f"{key} is not a CHANGE_ME placeholder")
-        for key in ["FLUXQ_AMQP_URL", "FLUXQ_REDIS_URL", "BFL_API_KEY", "RUNWARE_API_KEY"]:
+        for key in ["FLUXQ_AMQP_URL", "FLUXQ_REDIS_URL", "BFL_API_KEY", "RUNWARE_API_KEY", "RUNFLOW_API_KEY"]:
             if key not in values:
                 problems.append(f"{key} missing")
     if problems:
@@ -433,7 +433,7 @@ def job_problems(job) -> list[str]:
         except ValueError:
             p.append("id is not a UUID")
     provider = job.get("provider", "bfl")
-    if provider not in {"bfl", "runware"}:
+    if provider not in {"bfl", "runware", "runflow"}:
         p.append(f"provider {provider!r}")
     if "size" in job and ("width" in job or "height" in job):
         p.append("size and width/height together")
@@ -450,8 +450,9 @@ def job_problems(job) -> list[str]:
         if job["width"] * job["height"] > 4 * 2**20:
             p.append("more than 4 megapixels")
     flex = job.get("model") == "flux-2-flex"
-    if "steps" in job and (not flex or not isinstance(job["steps"], int) or not 1 <= job["steps"] <= 50):
-        p.append("steps: flex only, 1-50")
+    s_lo = 2 if provider == "runflow" else 1
+    if "steps" in job and (not flex or not isinstance(job["steps"], int) or not s_lo <= job["steps"] <= 50):
+        p.append(f"steps: flex only, {s_lo}-50")
     g_lo, g_hi = (1.0, 20.0) if provider == "runware" else (1.5, 10.0)
     if "guidance" in job and (not flex or not isinstance(job["guidance"], (int, float)) or not g_lo <= job["guidance"] <= g_hi):
         p.append(f"guidance: flex only, {g_lo}-{g_hi}")
