@@ -91,9 +91,15 @@ pub(super) fn check_steps(
     check_flex_only(model, "steps")?;
     let (lo, hi) = provider.steps_range();
     if !(lo..=hi).contains(&steps) {
+        // The contract's range needs no provider named; a narrower one does.
+        let whose = if (lo, hi) == (1, 50) {
+            String::new()
+        } else {
+            format!(" for {provider}")
+        };
         return Err(ValidationError::new(
             "steps",
-            format!("must be between {lo} and {hi} for {provider} (got {steps})"),
+            format!("must be between {lo} and {hi}{whose} (got {steps})"),
         ));
     }
     Ok(())
