@@ -5,6 +5,7 @@
 //! fails, 402 and a top-up, 422, failed downloads) in [`faults`].
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod binary;
 mod faults;
 
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //! `Authorization: Bearer`, poll `GET /v1/runs/{id}`, download the presigned image
 //! URL of the succeeded run (signed afresh on every read); the run's `cost` (USD, a
 //! decimal string) is recorded once it is final. The body is in [`body`], the run
-//! object in [`reply`], error answers in [`error`].
+//! object in [`reply`], error answers in [`error`], finding a run again in [`lookup`].
 //!
 //! Paying twice: the run's `client_ref` is the job id. A creation whose answer was
 //! lost is looked up by it before anything is sent again, and so is every attempt
@@ -12,14 +12,14 @@
 
 mod body;
 mod error;
+mod lookup;
 pub mod reply;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use backon::{ExponentialBuilder, Retryable};
 use fluxq_common::{Failure, FailureKind, JobSpec, MicroUsd, OutputFormat, pricing};
 use reqwest::{Method, RequestBuilder};
-use tracing::{error, info, warn};
+use tracing::{error, info};
 use url::Url;
 use uuid::Uuid;
 
@@ -29,13 +29,8 @@ use super::http::{key_allowed, transport_failure};
 use super::{Endpoint, Image, PollStatus, Provider, Registered, Settings, Submitted, Task};
 use crate::secret::ApiKey;
 pub use error::answer_failure;
+pub use lookup::{AMBIGUOUS_SUBMIT, ambiguous_submit};
 use reply::{Phase, Run};
-
-/// What the reason of an ambiguous submit starts with.
-pub const AMBIGUOUS_SUBMIT: &str = "ambiguous submit";
-
-/// Runs of one job a lookup reads (a job makes at most `FLUXQ_MAX_ATTEMPTS`).
-const LOOKUP_LIMIT: &str = "50";
 
 /// A Runflow client for one base URL and key. The key goes only to that origin
 /// (redirects are not followed), never with image downloads.
@@ -83,24 +78,6 @@ impl Answer {
     fn failure(&self, what: &str) -> Failure {
         answer_failure(what, self.status, self.retry_after, &self.body)
     }
-}
-
-/// A lost creation whose `client_ref` lookup failed too: the run may exist and be
-/// charged, so the job's submission is ambiguous: possibly charged (the price-table
-/// estimate), unconfirmed. The one place such a submit is classified: a transient
-/// failure whose reason starts with [`AMBIGUOUS_SUBMIT`] and names the estimate.
-pub fn ambiguous_submit(job: &JobSpec, lost: &Failure, lookup: &Failure) -> Failure {
-    let estimate = pricing::estimate(
-        job.provider,
-        job.model,
-        job.width,
-        job.height,
-        job.reference_images.len(),
-    );
-    Failure::transient(format!(
-        "{AMBIGUOUS_SUBMIT} (possibly charged, unconfirmed: {estimate} USD): {}; looking the run up by client_ref failed too: {}",
-        lost.reason, lookup.reason
-    ))
 }
 
 fn now_unix() -> u64 {
@@ -205,76 +182,6 @@ impl RunflowProvider {
             409 | 502 | 504 => RequestError::Lost(failure),
             _ => RequestError::NotCreated(failure),
         })
-    }
-
-    /// `GET /v1/runs?q=client_ref:<job id>`: the job's newest run that may still give
-    /// its image, retried a few times through transient failures.
-    async fn lookup(&self, job: &JobSpec) -> Result<Option<Run>, Failure> {
-        let client_ref = job.id.to_string();
-        let query = format!("client_ref:{client_ref}");
-        let url = self.url(
-            &["v1", "runs"],
-            &[("q", query.as_str()), ("limit", LOOKUP_LIMIT)],
-        )?;
-        let what = "Runflow run lookup";
-        let once = || async {
-            let answer = self
-                .call(what, self.request(Method::GET, url.clone()))
-                .await
-                .map_err(RequestError::into_failure)?;
-            if !answer.is_success() {
-                return Err(answer.failure(what));
-            }
-            let runs = reply::runs_of(&answer.body).ok_or_else(|| {
-                Failure::transient(format!(
-                    "{what} answered something that is not a list of runs"
-                ))
-            })?;
-            Ok(reply::live_run(runs, &client_ref))
-        };
-        once.retry(
-            ExponentialBuilder::default()
-                .with_min_delay(Duration::from_millis(200))
-                .with_max_times(3)
-                .with_jitter(),
-        )
-        .when(|f: &Failure| f.kind == FailureKind::Transient)
-        .await
-    }
-
-    /// Before a submission after the first: an earlier attempt's run, if one may
-    /// still give the image (its answer or its record may have been lost). When that
-    /// cannot be told, nothing is sent.
-    async fn earlier_run(&self, job: &JobSpec) -> Result<Option<Run>, Failure> {
-        self.lookup(job).await.map_err(|f| match f.kind {
-            FailureKind::Throttled | FailureKind::AccountBlocked => f,
-            _ => Failure::transient(format!(
-                "not submitting again: could not tell whether an earlier attempt made a run ({})",
-                f.reason
-            )),
-        })
-    }
-
-    /// A creation whose answer was lost: the run found by `client_ref`, else a failure
-    /// that lets the next attempt create one, else (the lookup failed) an ambiguous
-    /// submit.
-    async fn find_lost(&self, job: &JobSpec, lost: Failure) -> Result<Submitted, Failure> {
-        match self.lookup(job).await {
-            Ok(Some(run)) => {
-                info!(run_id = %run.id, status = run.status(), reason = %lost.reason,
-                    "The answer to the run creation was lost; found the run by its client_ref.");
-                Ok(accepted(run))
-            }
-            Ok(None) => Err(Failure::transient(format!(
-                "{}; Runflow has no run with client_ref {}: the next attempt submits again",
-                lost.reason, job.id
-            ))),
-            Err(lookup) => {
-                let f = ambiguous_submit(job, &lost, &lookup);
-                warn!(reason = %f.reason, "Runflow may have made a run that cannot be found.");
-                Err(f)
-            }
-        }
     }
 
     /// What a run read by a poll means for the job.
