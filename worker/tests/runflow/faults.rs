@@ -297,3 +297,42 @@ async fn failed_downloads_read_the_run_again_and_moderated_runs_are_final() {
     worker.stop().await;
     h.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_creates_wait_for_retry_after_without_spending_attempts() {
+    let h = Harness::new(MockConfig {
+        throttle_rate: 0.5,
+        retry_after_secs: 2,
+        ..MockConfig::default()
+    })
+    .await;
+    let worker = h.spawn_worker(with_providers(&h));
+    let jobs: Vec<Value> = (0..10)
+        .map(|i| runflow_job(&format!("throttled thistle {i}"), i))
+        .collect();
+    h.submit(&jobs, "rf-429", Lane::Bulk).await;
+    let batch = h.wait_batch("rf-429", 10, Duration::from_secs(60)).await;
+    assert_eq!(batch.succeeded, 10, "{batch:?}");
+    let stats = h.stats();
+    assert!(stats.throttled > 0, "429s were answered: {stats:?}");
+    assert_eq!(stats.by_provider.runflow.submissions, 10);
+    let mut waited = 0;
+    for j in &jobs {
+        let rec = h.job(&id_of(j)).await;
+        assert_eq!(rec["attempts"], "1", "a 429 is not an attempt");
+        // Retry-After: 2 is honoured: a throttled job sends again 2 s later at the
+        // earliest.
+        let times = &stats.submit_times_ms_by_prompt[j["prompt"].as_str().unwrap()];
+        for pair in times.windows(2) {
+            assert!(pair[1] - pair[0] >= 1_900, "{times:?}");
+            waited += 1;
+        }
+    }
+    assert!(waited > 0, "some job was throttled and sent again");
+    let mut conn = h.redis.clone();
+    let state = h.names.limiter_key(&runflow_account(&h), "state");
+    let throttled: u64 = conn.hget(&state, "throttled").await.unwrap();
+    assert!(throttled > 0, "the fleet's limit saw the 429s");
+    worker.stop().await;
+    h.cleanup().await;
+}

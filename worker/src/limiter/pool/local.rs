@@ -52,6 +52,9 @@ pub(super) struct Local {
     /// The fleet's effective limit is below the maximum (after 429s), so accepted
     /// submits are reported to grow it back; at the maximum they need not be.
     below_max: bool,
+    /// A 429 started the fleet's cool-down: slots given back here go to the fleet,
+    /// which grants none until it ends, rather than straight to jobs waiting here.
+    cooling: bool,
     closed: bool,
 }
 
@@ -76,6 +79,7 @@ impl Local {
             others_waiting: false,
             share_milli: 0,
             below_max: false,
+            cooling: false,
             closed: false,
         }
     }
@@ -110,9 +114,15 @@ impl Local {
 
     /// A job gave `member` back: it goes to a job waiting here if the policy allows,
     /// else to the fleet next round. `true` if it is left for the fleet.
+    /// During a cool-down every slot given back is left for the fleet.
     pub(super) fn give_back(&mut self, member: String) -> bool {
         self.in_use.remove(&member);
-        match self.hand_out(member, false) {
+        let left = if self.cooling {
+            Some(member)
+        } else {
+            self.hand_out(member, false)
+        };
+        match left {
             Some(left) => {
                 self.to_release.push(left);
                 true
@@ -129,6 +139,10 @@ impl Local {
         self.share_milli = round.share_milli;
         self.others_waiting = round.others_waiting && wanted > 0;
         self.below_max = round.below_max;
+        if round.granted > 0 {
+            // The fleet grants again: its cool-down is over.
+            self.cooling = false;
+        }
         for m in members.into_iter().take(round.granted) {
             if let Some(left) = self.hand_out(m, true) {
                 self.to_release.push(left);
@@ -233,6 +247,12 @@ impl Local {
 
     pub(super) fn set_below_max(&mut self, below: bool) {
         self.below_max = below;
+    }
+
+    /// The provider throttled a submit: slots go through the fleet (and its
+    /// cool-down) until it grants one again.
+    pub(super) fn cool_down(&mut self) {
+        self.cooling = true;
     }
 
     /// Closes the pool: waiting jobs get [`PoolClosed`], and every slot held or queued

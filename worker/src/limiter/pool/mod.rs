@@ -165,7 +165,10 @@ impl SlotPool {
             // Nothing to grow back: no round trip per accepted submit.
             None if !self.inner.lock().below_max() => return,
             None => ("ok", 0),
-            Some(d) => ("throttled", d.as_millis().max(250) as u64),
+            Some(d) => {
+                self.inner.lock().cool_down();
+                ("throttled", d.as_millis().max(250) as u64)
+            }
         };
         match self.inner.fleet.feedback(verdict, cool).await {
             Ok(below) => self.inner.lock().set_below_max(below),

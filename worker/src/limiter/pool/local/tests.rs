@@ -115,3 +115,24 @@ fn closing_fails_the_waiters_and_returns_every_slot() {
     assert_eq!(l.wait(Lane::Bulk).err(), Some(PoolClosed));
     assert_eq!(l.waiting(), [0, 0]);
 }
+
+#[test]
+fn during_a_cool_down_slots_given_back_wait_for_the_fleet() {
+    let mut l = Local::new("w", 4);
+    let mut rx = waiters(&mut l, 0, 2);
+    l.granted(&round(1), vec!["m1".into()], 2);
+    assert_eq!(rx[0].try_recv().ok().as_deref(), Some("m1"));
+    l.cool_down();
+    assert!(
+        l.give_back("m1".into()),
+        "left for the fleet, not handed out"
+    );
+    assert!(rx[1].try_recv().is_err(), "the waiter here got nothing");
+    assert_eq!(l.take_release(), ["m1"]);
+    // The fleet grants again: the cool-down is over, slots are handed out here.
+    l.granted(&round(1), vec!["m2".into()], 1);
+    assert_eq!(rx[1].try_recv().ok().as_deref(), Some("m2"));
+    let mut more = waiters(&mut l, 0, 1);
+    assert!(!l.give_back("m2".into()), "handed to the waiter here");
+    assert_eq!(more[0].try_recv().ok().as_deref(), Some("m2"));
+}
