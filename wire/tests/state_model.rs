@@ -16,7 +16,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use fluxq_common::{
-    JobEvent, JobSpec, JobStatus, LeaseUse, MicroUsd, Model, Names, OutputFormat, ProviderKind,
+    Charge, JobEvent, JobSpec, JobStatus, LeaseUse, MicroUsd, Model, Names, OutputFormat,
+    ProviderKind,
 };
 use fluxq_wire::store::{Claim, Counted, Finished, Outcome, TaskRef, Written, connect};
 use fluxq_wire::{RedisStore, StoreError};
@@ -409,7 +410,7 @@ impl Case<'_> {
                     polling_url: format!("http://provider.test/poll/{t}"),
                 };
                 match s
-                    .record_task(&id(j), &task, MicroUsd(c))
+                    .record_task(&id(j), &task, &Charge::Exact(MicroUsd(c)))
                     .await
                     .map_err(err)?
                 {
@@ -419,7 +420,10 @@ impl Case<'_> {
                 }
             }
             Step::ResultCharge(j, t, c) => {
-                match s.record_result_charge(&id(j), TASKS[t], MicroUsd(c)).await {
+                match s
+                    .record_result_charge(&id(j), TASKS[t], &Charge::Exact(MicroUsd(c)))
+                    .await
+                {
                     Ok(Written::Done) => Verdict::Accepted,
                     Ok(_) => Verdict::Refused,
                     Err(e) => return Err(e.to_string()),

@@ -142,6 +142,9 @@ async fn process(
     async move {
         match ctx.store.claim(&spec, owner, ctx.lease).await? {
             Claim::Final(status) => {
+                // The outcome this delivery acknowledges must be as durable as asked,
+                // even if another delivery wrote it.
+                ctx.store.durable().await?;
                 debug!(%status, "Job is already final; acknowledging without calling the provider.");
                 Ok(Settle::Ack)
             }
