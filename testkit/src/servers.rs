@@ -215,8 +215,11 @@ impl Redis {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
+    /// Starts the server (again) on the same data. `FLUXQ_TEST_REDIS_SERVER` names
+    /// another `redis-server` binary (e.g. a newer one), else the one on `PATH`.
     pub async fn boot(&mut self) {
-        let child = Command::new("redis-server")
+        let bin = std::env::var("FLUXQ_TEST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(bin)
             .args([
                 "--bind",
                 "127.0.0.1",
