@@ -218,7 +218,8 @@ impl Redis {
     /// Starts the server (again) on the same data. `FLUXQ_TEST_REDIS_SERVER` names
     /// another `redis-server` binary (e.g. a newer one), else the one on `PATH`.
     pub async fn boot(&mut self) {
-        let bin = std::env::var("FLUXQ_TEST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let bin =
+            std::env::var("FLUXQ_TEST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
         let child = Command::new(bin)
             .args([
                 "--bind",
@@ -236,7 +237,13 @@ impl Redis {
             .arg(self.dir.path())
             .args(
                 self.replica_of
-                    .map(|p| vec!["--replicaof".to_owned(), "127.0.0.1".to_owned(), p.to_string()])
+                    .map(|p| {
+                        vec![
+                            "--replicaof".to_owned(),
+                            "127.0.0.1".to_owned(),
+                            p.to_string(),
+                        ]
+                    })
                     .unwrap_or_default(),
             )
             .stdout(Stdio::null())

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use fluxq_common::Lane;
-use fluxq_testkit::services::{self, Services};
 use fluxq_testkit::servers::Redis;
+use fluxq_testkit::services::{self, Services};
 use fluxq_testkit::{Harness, fixed_latency, id_of, job};
 use fluxq_wire::store::WaitFor;
 use redis::AsyncCommands;

@@ -3,6 +3,7 @@
 //! links once and shares one set of services instead of a dozen.
 
 mod crash;
+mod delivery_limit;
 mod durable;
 mod hostile;
 mod identity;
