@@ -4,6 +4,7 @@
 //! returned too often fails its job with a reason, and queues an older fluxq
 //! declared without the limit keep working. Run on both brokers
 //! (`FLUXQ_TEST_AMQP_URL` for the RabbitMQ 4 node).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of the tests
 
 use std::time::Duration;
 

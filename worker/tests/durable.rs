@@ -1,6 +1,7 @@
 //! Durable before ack (`FLUXQ_REDIS_WAIT_REPLICAS`): against a primary and a replica
 //! of the test's own, a job's message is acknowledged only once its outcome is on
 //! the replica; while the replica does not answer, the message stays in RabbitMQ.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of the tests
 
 use std::collections::HashMap;
 use std::time::Duration;
