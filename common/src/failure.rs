@@ -52,6 +52,10 @@ pub struct Failure {
     /// A retryable failure of uncertain meaning (an unknown provider error code) is
     /// retried only while fewer than this many attempts were made.
     pub attempt_cap: Option<u32>,
+    /// The request was sent and its answer lost (a timeout, a reset, a body cut off
+    /// or unreadable, a gateway that gave up waiting): the provider may have acted on
+    /// it. `false` when it never left (connect refused, DNS, TLS) or was answered.
+    pub answer_lost: bool,
 }
 
 impl Failure {
@@ -61,7 +65,15 @@ impl Failure {
             reason: reason.into(),
             retry_after: None,
             attempt_cap: None,
+            answer_lost: false,
         }
+    }
+
+    /// Marks the failure as a request sent whose answer was lost (see
+    /// [`Failure::answer_lost`]).
+    pub fn with_answer_lost(mut self) -> Self {
+        self.answer_lost = true;
+        self
     }
 
     /// Caps the attempts after which this failure is no longer retried.
@@ -99,6 +111,13 @@ pub fn classify_http_status(status: u16) -> FailureKind {
         400..=499 => FailureKind::Permanent,
         _ => FailureKind::Transient,
     }
+}
+
+/// Whether an HTTP status is a gateway's answer for a request it forwarded and then
+/// lost the provider's answer to (502 bad gateway, 504 and 524 timeouts): the
+/// provider may have acted on it.
+pub fn gateway_lost_answer(status: u16) -> bool {
+    matches!(status, 502 | 504 | 524)
 }
 
 /// What a BFL poll status means.
@@ -171,6 +190,18 @@ mod tests {
             Failed(FailureKind::Transient)
         );
         assert_eq!(classify_bfl_status("Queued"), InProgress);
+    }
+
+    #[test]
+    fn only_gateways_that_forwarded_the_request_lose_answers() {
+        for s in [502, 504, 524] {
+            assert!(gateway_lost_answer(s), "{s}");
+        }
+        for s in [200, 400, 429, 500, 503, 521, 522] {
+            assert!(!gateway_lost_answer(s), "{s}");
+        }
+        assert!(!Failure::transient("x").answer_lost);
+        assert!(Failure::transient("x").with_answer_lost().answer_lost);
     }
 
     #[test]

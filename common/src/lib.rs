@@ -9,9 +9,11 @@
 //!   record's Lua scripts.
 //! - [`failure`]: classification of provider answers into [`failure::FailureKind`]s.
 //! - [`retry`]: [`retry::RetryPolicy`] (exponential backoff, full jitter) and delay tiers.
+//! - [`charge`]: charges as providers report them, checked ([`charge::Charge`]).
 //! - [`pricing`]: exact money ([`pricing::MicroUsd`]) and price estimates per provider and model.
 //! - [`names`]: names derived from the namespace.
 
+pub mod charge;
 pub mod failure;
 pub mod job;
 pub mod names;
@@ -19,6 +21,7 @@ pub mod pricing;
 pub mod retry;
 pub mod state;
 
+pub use charge::{Charge, ChargeError, CostUnit};
 pub use failure::{Failure, FailureKind};
 pub use job::{JobMessage, JobSpec, Lane, Model, OutputFormat, ProviderKind, ValidationError};
 pub use names::Names;

@@ -68,6 +68,11 @@ pub struct MockConfig {
     pub reject_word: Option<String>,
     /// Credit balance (1 credit = 0.01 USD); `None` is unlimited.
     pub credits: Option<f64>,
+    /// The first this many submits (from start, or from when the knob is set) are
+    /// refused for lack of credits (402, Runware `insufficientCredits`) while
+    /// `GET /v1/credits` reports credits: an account whose breaker opens and closes
+    /// again and again.
+    pub refuse_credits_first: u32,
     /// How long a final task is remembered before it answers `Task not found`.
     pub task_ttl: Duration,
     /// How long a `result.sample` URL stays valid after the task became `Ready`.
@@ -106,6 +111,7 @@ impl Default for MockConfig {
             moderation_word: None,
             reject_word: None,
             credits: None,
+            refuse_credits_first: 0,
             task_ttl: Duration::from_secs(600),
             download_ttl: Duration::from_secs(600),
             rng_seed: None,
@@ -168,6 +174,9 @@ impl MockConfig {
         }
         if let Some(v) = patch.credits {
             self.credits = v;
+        }
+        if let Some(v) = patch.refuse_credits_first {
+            self.refuse_credits_first = v;
         }
         if let Some(v) = patch.task_ttl_ms {
             self.task_ttl = ms(v);

@@ -113,6 +113,9 @@ pub struct KnobsPatch {
         skip_serializing_if = "Option::is_none"
     )]
     pub credits: Option<Option<f64>>,
+    /// Setting it (again) starts counting the refused submits from zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refuse_credits_first: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_ttl_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,6 +175,8 @@ pub struct Knobs {
     pub moderation_word: Option<String>,
     pub reject_word: Option<String>,
     pub credits: Option<f64>,
+    #[serde(default)]
+    pub refuse_credits_first: u32,
     pub task_ttl_ms: u64,
     pub download_ttl_ms: u64,
     pub rng_seed: Option<u64>,
@@ -203,6 +208,7 @@ impl Knobs {
             moderation_word: c.moderation_word.clone(),
             reject_word: c.reject_word.clone(),
             credits: c.credits,
+            refuse_credits_first: c.refuse_credits_first,
             task_ttl_ms: ms(c.task_ttl),
             download_ttl_ms: ms(c.download_ttl),
             rng_seed: c.rng_seed,

@@ -57,6 +57,10 @@ struct Args {
     /// The first N downloads of each task's image(s) are answered 500/503.
     #[arg(long, env = "MOCK_DOWNLOAD_FAIL_FIRST", default_value_t = 0)]
     download_fail_first: u32,
+    /// The first N submits are refused for lack of credits while the account check
+    /// says it has some (a breaker that flaps).
+    #[arg(long, env = "MOCK_REFUSE_CREDITS_FIRST", default_value_t = 0)]
+    refuse_credits_first: u32,
     /// Fraction (0–1) of Runflow run searches (`GET /v1/runs?q=…`) answered 500/503.
     #[arg(long, env = "MOCK_LOOKUP_FAIL_RATE", default_value_t = 0.0, value_parser = parse_rate)]
     lookup_fail_rate: f64,
@@ -164,6 +168,7 @@ impl Args {
             drop_after_accept_rate: self.drop_after_accept_rate,
             download_fail_rate: self.download_fail_rate,
             download_fail_first: self.download_fail_first,
+            refuse_credits_first: self.refuse_credits_first,
             lookup_fail_rate: self.lookup_fail_rate,
             cost_override: self.cost_override,
             poll_progress_override: self.poll_progress_override,

@@ -183,6 +183,33 @@ async fn submits_stop_with_402_when_credits_run_out() {
 }
 
 #[tokio::test]
+async fn a_flapping_account_refuses_its_first_submits_while_reporting_credits() {
+    let h = Harness::start(MockConfig {
+        refuse_credits_first: 2,
+        ..MockConfig::default()
+    })
+    .await;
+    for _ in 0..2 {
+        let (status, _) = h.submit("flux-2-pro", json!({ "prompt": "flap" })).await;
+        assert_eq!(status, 402);
+        let (status, credits) = h.get_json_with_key("/v1/credits").await;
+        assert_eq!(status, 200);
+        assert!(credits["credits"].as_f64().unwrap() > 0.0, "{credits}");
+    }
+    h.submit_ok("flap", 1).await;
+    // Setting the knob again refuses that many more.
+    h.mock.update(fluxq_mock_provider::KnobsPatch {
+        refuse_credits_first: Some(1),
+        ..Default::default()
+    });
+    let (status, _) = h.submit("flux-2-pro", json!({ "prompt": "flap" })).await;
+    assert_eq!(status, 402);
+    h.submit_ok("flap", 2).await;
+    let stats = h.mock.stats();
+    assert_eq!((stats.insufficient_credits, stats.submissions), (3, 2));
+}
+
+#[tokio::test]
 async fn injected_faults_answer_500_or_503_and_bill_nothing() {
     let config = MockConfig {
         submit_fail_rate: 1.0,

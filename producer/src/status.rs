@@ -10,9 +10,10 @@ use fluxq_wire::{RedisStore, StoreError};
 /// How many failed jobs `status` lists.
 pub const MAX_LISTED_FAILURES: usize = 50;
 
-/// One line summing a batch up.
+/// One line summing a batch up; a second part when submits may have been charged
+/// without the provider confirming it.
 pub fn summary(batch: &str, s: &BatchStatus) -> String {
-    format!(
+    let mut line = format!(
         "batch {batch}: {} jobs, {} done (succeeded {}, failed {}, moderated {}), cost {} USD",
         s.total,
         s.done(),
@@ -20,6 +21,20 @@ pub fn summary(batch: &str, s: &BatchStatus) -> String {
         s.failed,
         s.moderated,
         s.cost
+    );
+    if s.ambiguous_submits > 0 {
+        line.push_str(&unconfirmed(s));
+    }
+    line
+}
+
+/// `; possibly charged, unconfirmed: X USD in N submits`.
+fn unconfirmed(s: &BatchStatus) -> String {
+    format!(
+        "; possibly charged, unconfirmed: {} USD in {} submit{}",
+        s.unconfirmed,
+        s.ambiguous_submits,
+        if s.ambiguous_submits == 1 { "" } else { "s" }
     )
 }
 
@@ -103,5 +118,28 @@ pub async fn wait(
             return Ok(s);
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fluxq_common::MicroUsd;
+
+    #[test]
+    fn submits_possibly_charged_are_shown_with_their_estimate() {
+        let mut s = BatchStatus {
+            total: 2,
+            failed: 2,
+            ..BatchStatus::default()
+        };
+        assert!(!summary("b", &s).contains("possibly"));
+        s.ambiguous_submits = 4;
+        s.unconfirmed = MicroUsd(120_000);
+        assert!(
+            summary("b", &s).ends_with("; possibly charged, unconfirmed: 0.12 USD in 4 submits"),
+            "{}",
+            summary("b", &s)
+        );
     }
 }

@@ -30,9 +30,8 @@ impl Ns {
         let conn = amqp::connect(&svc.amqp_url, "fluxq-producer-test")
             .await
             .unwrap();
-        let ch = amqp::confirm_channel(&conn).await.unwrap();
         amqp::declare_topology(
-            &ch,
+            &conn,
             &names,
             &DelayTiers::for_policy(&RetryPolicy::default()),
         )

@@ -157,12 +157,14 @@ impl Drop for Rabbit {
 }
 
 /// A Redis server of its own, with AOF (fsync always) so a restart keeps the data,
-/// as production Redis for fluxq is configured.
+/// as production Redis for fluxq is configured; or a replica of one.
 #[derive(Debug)]
 pub struct Redis {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<std::process::Child>,
+    /// The primary's port, for a replica.
+    replica_of: Option<u16>,
 }
 
 impl Redis {
@@ -171,17 +173,54 @@ impl Redis {
             port: free_port(),
             dir: tempfile::tempdir().expect("temp dir"),
             child: None,
+            replica_of: None,
         };
         r.boot().await;
         r
+    }
+
+    /// A replica of `primary` (`--replicaof`), returned once its link is up.
+    pub async fn replica_of(primary: &Redis) -> Self {
+        let mut r = Self {
+            port: free_port(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            child: None,
+            replica_of: Some(primary.port),
+        };
+        r.boot().await;
+        let client = redis::Client::open(r.url()).expect("replica URL");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to the replica");
+        let start = tokio::time::Instant::now();
+        loop {
+            let info: String = redis::cmd("INFO")
+                .arg("replication")
+                .query_async(&mut conn)
+                .await
+                .expect("INFO replication");
+            if info.contains("master_link_status:up") {
+                return r;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the replica never synced: {info}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
+    /// Starts the server (again) on the same data. `FLUXQ_TEST_REDIS_SERVER` names
+    /// another `redis-server` binary (e.g. a newer one), else the one on `PATH`.
     pub async fn boot(&mut self) {
-        let child = Command::new("redis-server")
+        let bin =
+            std::env::var("FLUXQ_TEST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(bin)
             .args([
                 "--bind",
                 "127.0.0.1",
@@ -196,6 +235,17 @@ impl Redis {
             ])
             .arg("--dir")
             .arg(self.dir.path())
+            .args(
+                self.replica_of
+                    .map(|p| {
+                        vec![
+                            "--replicaof".to_owned(),
+                            "127.0.0.1".to_owned(),
+                            p.to_string(),
+                        ]
+                    })
+                    .unwrap_or_default(),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

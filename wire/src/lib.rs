@@ -7,7 +7,7 @@
 //! - [`amqp`]: connecting, the topology ([`amqp::topology`]), confirmed publishing
 //!   ([`amqp::publish`]), a reconnecting confirm channel.
 //! - [`headers`]: every `x-fluxq-*` header, typed reads and writes, and the headers of
-//!   a retry and of a dead letter.
+//!   a retry, of a dead letter and of a handed-back copy.
 //! - [`redis`]: connecting to Redis, [`StoreError`], timestamps.
 //! - [`lua`]: the one script loader and the shared Lua library.
 //! - [`store`]: [`RedisStore`], the job records and batches as every binary changes them.

@@ -12,6 +12,9 @@ pub enum StoreError {
     /// A record holds something fluxq did not write.
     #[error("corrupt record {key}: {what}")]
     Corrupt { key: String, what: String },
+    /// A write is not yet as durable as `FLUXQ_REDIS_WAIT_REPLICAS` asks.
+    #[error("Redis write not durable yet: {0}")]
+    NotDurable(String),
 }
 
 /// Connects with a connection manager that reconnects by itself.

@@ -3,8 +3,8 @@
 //! `JobStatus::apply` and the lease and counter rules of `fluxq_common::state` say.
 //!
 //! Each case drives two jobs (in one batch, or in none) with claims, counted and
-//! taken-back attempts, tasks, result charges, retries, every final status, rejects,
-//! reopens, two workers competing for the lease, lease renewal, release and expiry,
+//! taken-back attempts, tasks, result charges, submits whose answer was lost,
+//! retries, every final status, rejects, reopens, two workers competing for the lease, lease renewal, release and expiry,
 //! the breaker, and duplicate deliveries (a step run twice). After each step it checks
 //! that the script's reply accepted the event exactly when the model does (and why it
 //! refused), then every job's status, attempts, charge, task and lease, the batch's
@@ -16,7 +16,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use fluxq_common::{
-    JobEvent, JobSpec, JobStatus, LeaseUse, MicroUsd, Model, Names, OutputFormat, ProviderKind,
+    Charge, JobEvent, JobSpec, JobStatus, LeaseUse, MicroUsd, Model, Names, OutputFormat,
+    ProviderKind,
 };
 use fluxq_wire::store::{Claim, Counted, Finished, Outcome, TaskRef, Written, connect};
 use fluxq_wire::{RedisStore, StoreError};
@@ -65,6 +66,9 @@ enum Step {
     Finish(usize, Owner, JobStatus),
     Reject(usize),
     Reopen(usize),
+    /// A submit whose answer was lost (`ambiguous`), with its call's token (a
+    /// retried call repeats it): counted whatever the status or lease, once per token.
+    Ambiguous(usize, usize),
     Renew(usize, Owner),
     Release(usize, Owner),
     Expire(usize),
@@ -129,6 +133,10 @@ struct JobModel {
     counted: u64,
     /// The job's entries in the events stream, in order.
     events: Vec<JobStatus>,
+    /// `ambiguous_submits`, `unconfirmed_cost_micro_usd`, and the last call's token.
+    ambiguous: i64,
+    unconfirmed: i64,
+    ambiguous_token: Option<usize>,
 }
 
 /// The model: `JobStatus::apply` for the status, plus the lease and counters.
@@ -141,7 +149,13 @@ struct Sim {
     finals: HashMap<JobStatus, i64>,
     cost: i64,
     failed_set: BTreeSet<usize>,
+    /// The batch's `ambiguous_submits` and `unconfirmed_cost_micro_usd`.
+    ambiguous: i64,
+    unconfirmed: i64,
 }
+
+/// The price-table estimate an ambiguous submit of the model's job counts.
+const ESTIMATE: u64 = 30_000;
 
 impl Sim {
     /// Applies `step` to the model: `None` if the step is not run (a script that only
@@ -181,6 +195,22 @@ impl Sim {
             }
             Step::Expire(j) => {
                 self.jobs[j].lease = None;
+                Verdict::Accepted
+            }
+            Step::Ambiguous(j, token) => {
+                let batched = self.batched;
+                let job = &mut self.jobs[j];
+                // Only ever run by a worker that claimed the job: its record exists.
+                job.status?;
+                if job.ambiguous_token != Some(token) {
+                    job.ambiguous_token = Some(token);
+                    job.ambiguous += 1;
+                    job.unconfirmed += ESTIMATE as i64;
+                    if batched {
+                        self.ambiguous += 1;
+                        self.unconfirmed += ESTIMATE as i64;
+                    }
+                }
                 Verdict::Accepted
             }
             Step::Breaker(open) => {
@@ -410,7 +440,7 @@ impl Case<'_> {
                     polling_url: format!("http://provider.test/poll/{t}"),
                 };
                 match s
-                    .record_task(&id(j), &task, MicroUsd(c))
+                    .record_task(&id(j), &task, &Charge::Exact(MicroUsd(c)))
                     .await
                     .map_err(err)?
                 {
@@ -420,7 +450,10 @@ impl Case<'_> {
                 }
             }
             Step::ResultCharge(j, t, c) => {
-                match s.record_result_charge(&id(j), TASKS[t], MicroUsd(c)).await {
+                match s
+                    .record_result_charge(&id(j), TASKS[t], &Charge::Exact(MicroUsd(c)))
+                    .await
+                {
                     Ok(Written::Done) => Verdict::Accepted,
                     Ok(_) => Verdict::Refused,
                     Err(e) => return Err(e.to_string()),
@@ -448,6 +481,25 @@ impl Case<'_> {
                 true => Verdict::Accepted,
                 false => Verdict::Status,
             },
+            Step::Ambiguous(j, token) => {
+                let token = Uuid::from_u128(token as u128 + 1);
+                let a = s
+                    .record_ambiguous_submit(&id(j), self.batch, MicroUsd(ESTIMATE), &token)
+                    .await
+                    .map_err(err)?;
+                let job = &m.jobs[j];
+                same(
+                    "ambiguous submits",
+                    a.submits.to_string(),
+                    job.ambiguous.to_string(),
+                )?;
+                same(
+                    "unconfirmed",
+                    a.unconfirmed.0.to_string(),
+                    job.unconfirmed.to_string(),
+                )?;
+                Verdict::Accepted
+            }
             Step::Renew(j, o) => lease_verdict(s.renew_lease(&id(j), o.name(), LEASE).await)?,
             Step::Release(j, o) => lease_verdict(s.release_lease(&id(j), o.name()).await)?,
             Step::Expire(j) => {
@@ -559,6 +611,16 @@ impl Case<'_> {
                 "batch (total, succeeded, failed, moderated, cost) {got:?}, the model's {want:?}"
             ));
         }
+        let unconfirmed = (
+            num("ambiguous_submits")?,
+            num("unconfirmed_cost_micro_usd")?,
+        );
+        if unconfirmed != (m.ambiguous, m.unconfirmed) {
+            return Err(format!(
+                "batch (ambiguous_submits, unconfirmed) {unconfirmed:?}, the model's {:?}",
+                (m.ambiguous, m.unconfirmed)
+            ));
+        }
         let finished = got.0 > 0 && got.1 + got.2 + got.3 >= got.0;
         if batch.contains_key("finished_at") != finished {
             return Err(format!(
@@ -598,6 +660,18 @@ fn check_job(
     if got != want {
         return Err(format!(
             "job {j} (status, attempts, charged, task, lease) {got:?}, the model's {want:?}"
+        ));
+    }
+    let unconfirmed = (
+        field("ambiguous_submits").unwrap_or("0").to_owned(),
+        field("unconfirmed_cost_micro_usd")
+            .unwrap_or("0")
+            .to_owned(),
+    );
+    let want_unconfirmed = (job.ambiguous.to_string(), job.unconfirmed.to_string());
+    if unconfirmed != want_unconfirmed {
+        return Err(format!(
+            "job {j} (ambiguous_submits, unconfirmed) {unconfirmed:?}, the model's {want_unconfirmed:?}"
         ));
     }
     let want: Vec<&str> = job.events.iter().map(|s| s.as_str()).collect();
@@ -730,6 +804,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (job(), owner()).prop_map(|(j, o)| Step::Renew(j, o)),
         2 => (job(), owner()).prop_map(|(j, o)| Step::Release(j, o)),
         2 => job().prop_map(Step::Expire),
+        2 => (job(), 0..2usize).prop_map(|(j, t)| Step::Ambiguous(j, t)),
         2 => any::<bool>().prop_map(Step::Breaker),
     ]
 }

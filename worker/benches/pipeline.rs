@@ -46,9 +46,8 @@ impl Run {
         let svc = services::get().await.clone();
         let names = namespace::fresh("bench", 8);
         let conn = amqp::connect(&svc.amqp_url, "fluxq-bench").await.unwrap();
-        let channel = amqp::confirm_channel(&conn).await.unwrap();
         amqp::declare_topology(
-            &channel,
+            &conn,
             &names,
             &DelayTiers::for_policy(&RetryPolicy::default()),
         )

@@ -39,6 +39,8 @@ pub struct Ctx {
     pub job_deadline: Duration,
     /// Resubmissions a job may make because a paid image could not be downloaded.
     pub max_repaid_downloads: u32,
+    /// `FLUXQ_MAX_AMBIGUOUS_SUBMITS`: submits whose answer was lost a job may make.
+    pub max_ambiguous_submits: u32,
     pub worker_id: String,
     /// Why consumption is paused, if it is: Redis down, a provider account blocked.
     pub pause: Pause,
@@ -84,8 +86,11 @@ pub(crate) async fn start(
     let pools_stop = CancellationToken::new();
     let limits = limits(config, &redis, &pools_stop);
     let jobs_cancel = CancellationToken::new();
+    let Some(store) = store(config, redis, shutdown).await else {
+        return Ok(None);
+    };
     let ctx = Arc::new(Ctx {
-        store: RedisStore::new(redis, config.names.clone()),
+        store,
         providers,
         publisher: Publisher::new(jobs_cancel.clone()),
         names: config.names.clone(),
@@ -99,6 +104,7 @@ pub(crate) async fn start(
         lease: config.lease,
         job_deadline: config.job_deadline,
         max_repaid_downloads: config.max_repaid_downloads,
+        max_ambiguous_submits: config.money.max_ambiguous_submits,
         worker_id: config.worker_id.clone(),
         pause: Pause::default(),
         limits,
@@ -112,6 +118,47 @@ pub(crate) async fn start(
         pools_stop,
         _server: server,
     }))
+}
+
+/// The job records, waiting for replicas after outcome writes if
+/// `FLUXQ_REDIS_WAIT_REPLICAS` asks (its connection retried while Redis is down).
+/// `None` if shutdown came first.
+async fn store(
+    config: &WorkerConfig,
+    redis: ConnectionManager,
+    shutdown: &CancellationToken,
+) -> Option<RedisStore> {
+    let store = RedisStore::new(redis, config.names.clone());
+    let Some(wait) = config.money.redis_wait else {
+        return Some(store);
+    };
+    let mut backoff = reconnect::backoff();
+    loop {
+        match store
+            .clone()
+            .wait_for_replicas(&config.redis_url, wait)
+            .await
+        {
+            Ok(store) => {
+                let aof = store.waits_for().is_some_and(|(_, aof)| aof);
+                info!(
+                    replicas = wait.replicas,
+                    timeout_ms = wait.timeout.as_millis() as u64,
+                    aof,
+                    "Outcomes are acknowledged once on this many Redis replicas."
+                );
+                return Some(store);
+            }
+            Err(e) => {
+                let d = backoff.next().unwrap_or(Duration::from_secs(10));
+                warn!(error = %e, retry_in = ?d, "Could not open the Redis connection that waits for replicas.");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    () = tokio::time::sleep(d) => {}
+                }
+            }
+        }
+    }
 }
 
 /// A client for each provider with a key here, sharing one HTTP connection pool

@@ -3,6 +3,7 @@
 //! as OpenMetrics text; docs/deploy.md lists them with ready-made PromQL.
 
 mod jobs;
+mod money;
 
 use std::fmt;
 
@@ -51,6 +52,9 @@ pub struct Metrics {
     in_flight: Gauge,
     limiter_wait: Histogram,
     panics: Counter,
+    invalid_charges: Family<ProviderLabel, Counter>,
+    ambiguous_submits: Family<ProviderLabel, Counter>,
+    unconfirmed_cost: Family<CostLabels, Counter>,
 }
 
 impl fmt::Debug for Metrics {
@@ -98,6 +102,9 @@ impl Metrics {
             in_flight: Gauge::default(),
             limiter_wait: Histogram::new([0.001, 0.01, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0]),
             panics: Counter::default(),
+            invalid_charges: Family::default(),
+            ambiguous_submits: Family::default(),
+            unconfirmed_cost: Family::default(),
         };
         let mut r = m.registry;
         r.register(
@@ -150,6 +157,21 @@ impl Metrics {
             "Job tasks that panicked (their messages were delayed and run again)",
             m.panics.clone(),
         );
+        r.register(
+            "fluxq_invalid_charges",
+            "Charges a provider reported that are not valid money (not a number, not finite, negative, above 1000 USD); the estimate was recorded instead",
+            m.invalid_charges.clone(),
+        );
+        r.register(
+            "fluxq_ambiguous_submits",
+            "Submits sent whose answer was lost: possibly charged, unconfirmed",
+            m.ambiguous_submits.clone(),
+        );
+        r.register(
+            "fluxq_unconfirmed_cost_micro_usd",
+            "The price-table estimate of submits whose answer was lost, in micro-USD",
+            m.unconfirmed_cost.clone(),
+        );
         r.register("fluxq_limiter_wait_seconds", "Wait for a fleet-wide provider slot (FLUXQ_PROVIDER_CONCURRENCY) and the submit rate before a submit", m.limiter_wait.clone());
         let m = Self { registry: r, ..m };
         m.zero_known_series();
@@ -167,12 +189,16 @@ impl Metrics {
             self.submit_seconds.get_or_create_owned(&p);
             self.polls.get_or_create_owned(&p);
             self.throttled.get_or_create_owned(&p);
+            self.invalid_charges.get_or_create_owned(&p);
+            self.ambiguous_submits.get_or_create_owned(&p);
             for model in Model::ALL {
                 let (provider, model) = (p.provider.to_owned(), model.as_str().to_owned());
-                self.cost.get_or_create_owned(&CostLabels {
+                let cost = CostLabels {
                     provider: provider.clone(),
                     model: model.clone(),
-                });
+                };
+                self.unconfirmed_cost.get_or_create_owned(&cost);
+                self.cost.get_or_create_owned(&cost);
                 for status in [
                     JobStatus::Succeeded,
                     JobStatus::Failed,
@@ -217,6 +243,9 @@ mod tests {
             "fluxq_polls_total{provider=\"bfl\"} 1",
             "fluxq_jobs_in_flight 1",
             "fluxq_limiter_wait_seconds_count 0",
+            "fluxq_invalid_charges_total{provider=\"bfl\"} 0",
+            "fluxq_ambiguous_submits_total{provider=\"bfl\"} 0",
+            "fluxq_unconfirmed_cost_micro_usd_total{provider=\"bfl\",model=\"flux-2-pro\"} 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -2,6 +2,7 @@
 //! on the current connection's confirm channel.
 
 use std::sync::RwLock;
+use std::time::Duration;
 
 use fluxq_wire::amqp::{self, AmqpError};
 use lapin::{BasicProperties, Channel};
@@ -37,6 +38,27 @@ impl Publisher {
     pub fn set(&self, ch: Option<Channel>) {
         if let Ok(mut slot) = self.channel.write() {
             *slot = ch;
+        }
+    }
+
+    /// Publishes and waits at most `within` for the broker's confirm, even while
+    /// stopping: for handing a delivery back as a fresh copy, which shutdown does too.
+    pub async fn publish_within(
+        &self,
+        within: Duration,
+        exchange: &str,
+        key: &str,
+        body: &[u8],
+        props: BasicProperties,
+    ) -> Result<(), PublishError> {
+        let ch = self.channel.read().ok().and_then(|c| c.clone());
+        let Some(ch) = ch else {
+            return Err(AmqpError::NotConfirmed(format!("{exchange}/{key}: not connected")).into());
+        };
+        let publish = amqp::publish_confirmed(&ch, exchange, key, body, props);
+        match tokio::time::timeout(within, publish).await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(AmqpError::Timeout(within).into()),
         }
     }
 

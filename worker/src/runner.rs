@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fluxq_common::job::{readable_batch, readable_id};
-use fluxq_common::{JobMessage, JobSpec, Lane};
+use fluxq_common::{Failure, JobMessage, JobSpec, Lane};
+use fluxq_wire::amqp::{MAX_RETURNS, REFRESH_AT};
 use fluxq_wire::headers::{self, HDR_ATTEMPTS};
 use fluxq_wire::store::Claim;
 use futures_util::FutureExt;
@@ -19,7 +20,7 @@ use uuid::Uuid;
 use crate::Ctx;
 use crate::conclude::settle::{self, Settle};
 use crate::conclude::{self, Claimed, ConcludeError};
-use crate::execute::execute;
+use crate::execute::{Step, execute};
 use crate::publisher::PublishError;
 
 /// Runs one delivery in its job's span (`job_id` and `batch` as far as the body says),
@@ -30,6 +31,19 @@ pub async fn handle(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationToken
     let size = delivery.data.len() as u64;
     if size > ctx.max_message_bytes {
         too_large(&ctx, &delivery, size).await;
+        return;
+    }
+    // Returned unsettled often (workers died or lost the broker holding it): a fresh
+    // copy resets the broker's count before its delivery limit dead-letters it
+    // without a reason. One returned too often in all fails its job (see `process`).
+    let count = headers::delivery_count(&delivery.properties);
+    let returns = headers::returns(&delivery.properties);
+    if count >= REFRESH_AT && returns < MAX_RETURNS {
+        info!(
+            count,
+            returns, "Message came back unsettled often; handing it back as a fresh copy."
+        );
+        settle::settle(&ctx, &delivery, Settle::HandBack).await;
         return;
     }
     // Parsed once, into the typed job; only a body that is not a valid job is read
@@ -72,7 +86,7 @@ async fn handle_in_span(
         Ok(s) => s,
         Err(ConcludeError::Publish(PublishError::Stopping)) => {
             info!("Stopping: handing the message back (its job's record is in Redis).");
-            Settle::Requeue
+            Settle::HandBack
         }
         Err(e) => {
             if matches!(e, ConcludeError::Store(_)) {
@@ -84,10 +98,10 @@ async fn handle_in_span(
                 _ = cancel.cancelled() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
-            Settle::Requeue
+            Settle::HandBack
         }
     };
-    settle::settle(delivery, settle).await;
+    settle::settle(ctx, delivery, settle).await;
 }
 
 /// A body over `FLUXQ_MAX_MESSAGE_BYTES`: dead-lettered without being parsed (so
@@ -103,10 +117,10 @@ async fn too_large(ctx: &Ctx, d: &Delivery, size: u64) {
         Err(e) => {
             warn!(error = %e, "Could not dead-letter a message that is too large; handing it back.");
             tokio::time::sleep(Duration::from_secs(1)).await;
-            Settle::Requeue
+            Settle::HandBack
         }
     };
-    settle::settle(d, settled).await;
+    settle::settle(ctx, d, settled).await;
 }
 
 fn lane_of(delivery: &Delivery) -> Lane {
@@ -142,6 +156,9 @@ async fn process(
     async move {
         match ctx.store.claim(&spec, owner, ctx.lease).await? {
             Claim::Final(status) => {
+                // The outcome this delivery acknowledges must be as durable as asked,
+                // even if another delivery wrote it.
+                ctx.store.durable().await?;
                 debug!(%status, "Job is already final; acknowledging without calling the provider.");
                 Ok(Settle::Ack)
             }
@@ -163,7 +180,19 @@ async fn process(
                 Ok(Settle::Ack)
             }
             Claim::Claimed { attempts, task } => {
-                let step = execute(ctx, &spec, lane, owner, attempts, task, cancel).await?;
+                let returns = headers::returns(&d.properties);
+                let step = if returns >= MAX_RETURNS {
+                    let failure = Failure::permanent(format!(
+                        "the message came back to its queue {returns} times without being settled (a worker died or lost the broker while holding it each time)"
+                    ));
+                    Step::Failed {
+                        failure,
+                        attempts,
+                        keep_task: false,
+                    }
+                } else {
+                    execute(ctx, &spec, lane, owner, attempts, task, cancel).await?
+                };
                 let claimed = Claimed {
                     ctx,
                     delivery: d,

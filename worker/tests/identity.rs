@@ -116,3 +116,37 @@ async fn batches_named_b_and_b_failed_keep_their_own_keys() {
     worker.stop().await;
     h.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_from_before_fingerprints_keeps_its_batch() {
+    use redis::AsyncCommands;
+    let h = Harness::new(MockConfig::default()).await;
+    let j = job("a vase recorded long ago", 4);
+    let id = id_of(&j);
+    // A queued record as an older producer wrote it: no fingerprint.
+    let _: () = h
+        .redis
+        .clone()
+        .hset_multiple(
+            h.names.job_key(&id),
+            &[
+                ("status", "queued"),
+                ("attempts", "0"),
+                ("batch", "ident-old"),
+            ],
+        )
+        .await
+        .unwrap();
+    let mut copy = j.clone();
+    copy["batch"] = serde_json::json!("ident-new");
+    h.publish_raw(&serde_json::to_vec(&copy).unwrap(), Lane::Bulk)
+        .await;
+    let worker = h.spawn_worker(h.worker_config());
+    let dead = h.dead_letters(1, Duration::from_secs(30)).await;
+    assert!(dead[0].reason.contains("id already used"), "{:?}", dead[0]);
+    assert!(h.records.batch("ident-new").await.unwrap().is_none());
+    assert_eq!(h.job(&id).await["status"], "queued");
+    assert_eq!(h.stats().submit_requests, 0);
+    worker.stop().await;
+    h.cleanup().await;
+}

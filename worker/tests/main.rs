@@ -3,6 +3,8 @@
 //! links once and shares one set of services instead of a dozen.
 
 mod crash;
+mod delivery_limit;
+mod durable;
 mod hostile;
 mod identity;
 mod json_logs;

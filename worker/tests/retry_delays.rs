@@ -22,7 +22,7 @@ async fn retry_delays_follow_the_policy_and_exhaustion_dead_letters() {
     config.retry.max_attempts = 5;
     let policy = config.retry;
     let tiers = DelayTiers::for_policy(&policy);
-    fluxq_wire::amqp::declare_topology(&h.channel, &h.names, &tiers)
+    fluxq_wire::amqp::declare_topology(&h.conn, &h.names, &tiers)
         .await
         .unwrap();
     let worker = h.spawn_worker(config);

@@ -222,6 +222,11 @@ async fn lost_connections_and_transient_errors_reuse_the_task_uuid() {
         MicroUsd(stats.micro_usd_billed),
         "nothing was paid twice"
     );
+    assert_eq!(
+        (batch.ambiguous_submits, batch.unconfirmed),
+        (0, MicroUsd(0)),
+        "a lost Runware answer is not ambiguous: the retry reuses the taskUUID"
+    );
     worker.stop().await;
     h.cleanup().await;
 }

@@ -70,6 +70,11 @@ impl Inner {
                 .0
                 .saturating_mul(u64::from(order.results.max(1))),
         );
+        if self.credit_refusals < self.config.refuse_credits_first {
+            self.credit_refusals += 1;
+            self.stats.insufficient_credits += 1;
+            return Err(Refusal::InsufficientCredits);
+        }
         if let Some(balance) = self.balance {
             let Some(left) = balance.checked_sub(cost.0) else {
                 self.stats.insufficient_credits += 1;

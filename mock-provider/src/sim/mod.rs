@@ -65,6 +65,8 @@ struct Inner {
     refs: HashMap<(Api, String), Vec<Uuid>>,
     /// `Idempotency-Key` → (digest of its request, the task it made).
     idempotency: HashMap<String, (u64, Uuid)>,
+    /// Submits refused so far under `refuse_credits_first`.
+    credit_refusals: u32,
     stats: Stats,
 }
 
@@ -80,6 +82,7 @@ impl Sim {
             forgetting: BinaryHeap::new(),
             refs: HashMap::new(),
             idempotency: HashMap::new(),
+            credit_refusals: 0,
             stats: Stats::default(),
         };
         Self {
@@ -190,6 +193,9 @@ impl Sim {
             }
             if let Some(seed) = patch.rng_seed {
                 inner.rng = new_rng(seed);
+            }
+            if patch.refuse_credits_first.is_some() {
+                inner.credit_refusals = 0;
             }
         }
         self.knobs()

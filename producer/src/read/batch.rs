@@ -27,6 +27,12 @@ pub struct BatchView {
     pub cost_micro_usd: u64,
     /// The same as a decimal USD string, e.g. `4.5`.
     pub cost_usd: String,
+    /// Submits sent whose answer was lost: the provider may have billed them.
+    pub ambiguous_submits: u64,
+    /// Their price-table estimate, in micro-USD (possibly charged, not in `cost_micro_usd`).
+    pub unconfirmed_cost_micro_usd: u64,
+    /// The same as a decimal USD string.
+    pub unconfirmed_cost_usd: String,
     /// The batch's spending limit in USD, when one is set (`null`: none).
     pub budget_usd: Option<String>,
     /// Whether every job is final.
@@ -47,6 +53,9 @@ impl BatchView {
             pending: s.total.saturating_sub(s.done()),
             cost_micro_usd: s.cost.0,
             cost_usd: s.cost.to_string(),
+            ambiguous_submits: s.ambiguous_submits,
+            unconfirmed_cost_micro_usd: s.unconfirmed.0,
+            unconfirmed_cost_usd: s.unconfirmed.to_string(),
             budget_usd: None,
             finished: s.is_finished(),
             created_at: s.created_at.clone(),

@@ -108,7 +108,7 @@ impl Harness {
             channel,
         };
         let tiers = DelayTiers::for_policy(&h.worker_config().retry);
-        amqp::declare_topology(&h.channel, &h.names, &tiers)
+        amqp::declare_topology(&h.conn, &h.names, &tiers)
             .await
             .expect("declare topology");
         h

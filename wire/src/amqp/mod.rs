@@ -11,7 +11,7 @@ pub mod publish;
 pub mod topology;
 
 pub use publish::{job_properties, publish_confirmed};
-pub use topology::{declare_topology, delete_topology};
+pub use topology::{DELIVERY_LIMIT, MAX_RETURNS, REFRESH_AT, declare_topology, delete_topology};
 
 /// Errors talking to RabbitMQ. All of them are transient from the job's point of view.
 #[derive(Debug, thiserror::Error)]
@@ -74,8 +74,10 @@ impl ChannelSource {
         }
         self.current = None;
         let conn = connect(&self.url, &self.name).await?;
+        // Queues an older fluxq declared without the delivery limit are used as they
+        // are; the worker says how to set it.
+        declare_topology(&conn, &self.names, &self.tiers).await?;
         let ch = confirm_channel(&conn).await?;
-        declare_topology(&ch, &self.names, &self.tiers).await?;
         self.current = Some((conn, ch.clone()));
         Ok(ch)
     }

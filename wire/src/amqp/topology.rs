@@ -10,14 +10,36 @@
 //!   retry waits behind a longer one).
 //! - `{ns}.dead`: fanout exchange and durable quorum queue of messages that can never
 //!   succeed, with `x-fluxq-reason` and `x-fluxq-attempts` headers.
+//!
+//! The lane and delay queues carry an explicit `x-delivery-limit`
+//! ([`DELIVERY_LIMIT`]): RabbitMQ 4 otherwise applies 20, and dead-letters a message
+//! returned that often without a reason. fluxq never gets near it: it hands messages
+//! back as fresh copies and refreshes one returned [`REFRESH_AT`] times (see the
+//! worker). A queue declared before fluxq set the limit keeps its arguments
+//! (RabbitMQ refuses to change them): [`declare_topology`] reports it, and a policy
+//! sets the limit there (docs/operations.md).
 
 use fluxq_common::{DelayTiers, Lane, Names};
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{Channel, ExchangeKind};
+use lapin::{Channel, Connection, ExchangeKind};
 
 use super::AmqpError;
 use crate::headers::{HDR_TIER, str_value};
+
+/// The `x-delivery-limit` of the lane and delay queues: how often the broker lets a
+/// message come back unsettled before it dead-letters it itself.
+pub const DELIVERY_LIMIT: i64 = 50;
+
+/// A delivery whose `x-delivery-count` reached this is handed back as a fresh copy
+/// (count 0) before it is run: well below [`DELIVERY_LIMIT`], and below RabbitMQ
+/// 4's default of 20 for queues declared without a limit.
+pub const REFRESH_AT: i64 = 10;
+
+/// A message returned unsettled this many times in all (`x-fluxq-returns` plus its
+/// `x-delivery-count`: a worker died or lost the broker while holding it each time)
+/// fails its job and is dead-lettered with that reason.
+pub const MAX_RETURNS: i64 = 50;
 
 fn quorum_args(extra: &[(&str, AMQPValue)]) -> FieldTable {
     let mut t = FieldTable::default();
@@ -30,13 +52,80 @@ fn quorum_args(extra: &[(&str, AMQPValue)]) -> FieldTable {
     t
 }
 
-/// Declares every exchange, queue and binding; safe to call from every process at
-/// every start (declarations are idempotent while the arguments stay the same).
+/// Declares every exchange, queue and binding on channels of its own; safe to call
+/// from every process at every start (declarations are idempotent while the
+/// arguments stay the same). Returns the lane and delay queues that exist without
+/// fluxq's `x-delivery-limit` (declared by an older fluxq): they are used as they
+/// are, and the caller says how to set the limit by policy.
 pub async fn declare_topology(
-    ch: &Channel,
+    conn: &Connection,
     names: &Names,
     tiers: &DelayTiers,
-) -> Result<(), AmqpError> {
+) -> Result<Vec<String>, AmqpError> {
+    let mut ch = conn.create_channel().await?;
+    let mut without_limit = Vec::new();
+    declare_exchanges_and_dead(&ch, names).await?;
+    let jobs = names.jobs_exchange();
+    let dead = names.dead_exchange();
+    let mut queues: Vec<(String, Vec<(&str, AMQPValue)>)> = Lane::ALL
+        .iter()
+        .map(|&lane| {
+            let args = vec![("x-dead-letter-exchange", str_value(&dead))];
+            (names.lane_queue(lane), args)
+        })
+        .collect();
+    for &ttl in tiers.all() {
+        let args = vec![
+            (
+                "x-message-ttl",
+                AMQPValue::LongLongInt(ttl.as_millis() as i64),
+            ),
+            ("x-dead-letter-exchange", str_value(&jobs)),
+        ];
+        queues.push((names.delay_queue(ttl), args));
+    }
+    for (queue, args) in &queues {
+        let mut limited = args.clone();
+        limited.push(("x-delivery-limit", AMQPValue::LongLongInt(DELIVERY_LIMIT)));
+        match declare_queue(&ch, queue, &limited).await {
+            Ok(()) => {}
+            Err(e) if predates_the_limit(&e) => {
+                // The broker closed the channel: declare it as it was, on a new one.
+                ch = conn.create_channel().await?;
+                declare_queue(&ch, queue, args).await?;
+                without_limit.push(queue.clone());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    bind_queues(&ch, names, tiers).await?;
+    let _ = ch.close(200, "topology declared".into()).await;
+    Ok(without_limit)
+}
+
+/// Whether a declaration failed because the queue exists without
+/// `x-delivery-limit` (RabbitMQ: `PRECONDITION_FAILED - inequivalent arg`).
+fn predates_the_limit(e: &lapin::Error) -> bool {
+    let text = e.to_string();
+    text.contains("PRECONDITION_FAILED") && text.contains("x-delivery-limit")
+}
+
+async fn declare_queue(
+    ch: &Channel,
+    queue: &str,
+    args: &[(&str, AMQPValue)],
+) -> Result<(), lapin::Error> {
+    let durable_q = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    ch.queue_declare(queue.into(), durable_q, quorum_args(args))
+        .await
+        .map(|_| ())
+}
+
+/// The exchanges, and the dead-letter queue bound to its exchange.
+async fn declare_exchanges_and_dead(ch: &Channel, names: &Names) -> Result<(), AmqpError> {
     let durable_x = ExchangeDeclareOptions {
         durable: true,
         ..Default::default()
@@ -47,20 +136,14 @@ pub async fn declare_topology(
     };
     let jobs = names.jobs_exchange();
     let dead = names.dead_exchange();
-    ch.exchange_declare(
-        jobs.as_str().into(),
-        ExchangeKind::Direct,
-        durable_x,
-        FieldTable::default(),
-    )
-    .await?;
-    ch.exchange_declare(
-        dead.as_str().into(),
-        ExchangeKind::Fanout,
-        durable_x,
-        FieldTable::default(),
-    )
-    .await?;
+    for (x, kind) in [
+        (&jobs, ExchangeKind::Direct),
+        (&dead, ExchangeKind::Fanout),
+        (&names.delay_exchange(), ExchangeKind::Headers),
+    ] {
+        ch.exchange_declare(x.as_str().into(), kind, durable_x, FieldTable::default())
+            .await?;
+    }
     ch.queue_declare(
         names.dead_queue().as_str().into(),
         durable_q,
@@ -75,13 +158,18 @@ pub async fn declare_topology(
         FieldTable::default(),
     )
     .await?;
+    Ok(())
+}
+
+/// Binds each lane queue to `{ns}.jobs` under its lane, and each delay queue to
+/// `{ns}.delay` by its `fluxq-tier` header: a retry is published there with its lane
+/// as routing key and its tier in `fluxq-tier`; when the TTL expires it is
+/// dead-lettered to `{ns}.jobs` under that same key.
+async fn bind_queues(ch: &Channel, names: &Names, tiers: &DelayTiers) -> Result<(), AmqpError> {
+    let jobs = names.jobs_exchange();
     for lane in Lane::ALL {
-        let queue = names.lane_queue(lane);
-        let args = quorum_args(&[("x-dead-letter-exchange", str_value(&dead))]);
-        ch.queue_declare(queue.as_str().into(), durable_q, args)
-            .await?;
         ch.queue_bind(
-            queue.as_str().into(),
+            names.lane_queue(lane).as_str().into(),
             jobs.as_str().into(),
             lane.as_str().into(),
             QueueBindOptions::default(),
@@ -89,33 +177,13 @@ pub async fn declare_topology(
         )
         .await?;
     }
-    // One queue per delay tier, shared by both lanes: a retry is published to the
-    // headers exchange with its lane as routing key and its tier in `fluxq-tier`;
-    // when the TTL expires it is dead-lettered to `{ns}.jobs` under that same key.
     let delay = names.delay_exchange();
-    ch.exchange_declare(
-        delay.as_str().into(),
-        ExchangeKind::Headers,
-        durable_x,
-        FieldTable::default(),
-    )
-    .await?;
     for &ttl in tiers.all() {
-        let queue = names.delay_queue(ttl);
-        let args = quorum_args(&[
-            (
-                "x-message-ttl",
-                AMQPValue::LongLongInt(ttl.as_millis() as i64),
-            ),
-            ("x-dead-letter-exchange", str_value(&jobs)),
-        ]);
-        ch.queue_declare(queue.as_str().into(), durable_q, args)
-            .await?;
         let mut binding = FieldTable::default();
         binding.insert("x-match".into(), str_value("all"));
         binding.insert(HDR_TIER.into(), str_value(&Names::delay_tier(ttl)));
         ch.queue_bind(
-            queue.as_str().into(),
+            names.delay_queue(ttl).as_str().into(),
             delay.as_str().into(),
             "".into(),
             QueueBindOptions::default(),

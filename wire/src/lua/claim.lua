@@ -3,12 +3,14 @@
 -- Returns {'final', status} | {'busy'} | {'claimed', attempts, task id, polling url}
 -- | {'conflict', batch of the record}: a job's identity is its first valid message,
 -- so a message that reuses the id with other fields (another batch, prompt, size)
--- moves nothing; a record without a fingerprint (written before fingerprints) takes
--- this one.
+-- moves nothing; a record without a fingerprint (written before fingerprints, or by
+-- `reject`) takes this one if it is in the same batch (the batch of a job is the one
+-- in its record).
 create_record(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[8])
 local rec = redis.call('HMGET', KEYS[1], 'fingerprint', 'batch')
 if ARGV[8] ~= '' then
   if not rec[1] then
+    if (rec[2] or '') ~= ARGV[4] then return {'conflict', rec[2] or ''} end
     redis.call('HSET', KEYS[1], 'fingerprint', ARGV[8])
   elseif rec[1] ~= ARGV[8] then
     return {'conflict', rec[2] or ''}

@@ -42,6 +42,8 @@ pub struct JobScripts {
     pub result_charge: Script,
     /// Counts a paid image that could not be downloaded (`repaid.lua`).
     pub repaid: Script,
+    /// Counts a submit whose answer was lost, in the job and its batch (`ambiguous.lua`).
+    pub ambiguous: Script,
 }
 
 impl std::fmt::Debug for JobScripts {
@@ -63,6 +65,7 @@ static JOB_SCRIPTS: LazyLock<JobScripts> = LazyLock::new(|| JobScripts {
     task_uuid: script(include_str!("task_uuid.lua")),
     result_charge: script(include_str!("result_charge.lua")),
     repaid: script(include_str!("repaid.lua")),
+    ambiguous: script(include_str!("ambiguous.lua")),
 });
 
 impl JobScripts {

@@ -1,7 +1,8 @@
 -- Adds a charge reported with a task's result (Runware), once per (job, task): the
 -- task ids already charged are kept in `result_charged_tasks`, so a resumed or
 -- redelivered job never adds it twice. KEYS: job. ARGV: task id, charge (micro-USD),
--- now. Returns 1 if added, 0 if already counted or the job is final.
+-- now, charge error ('' for none; as in task.lua). Returns 1 if added, 0 if already
+-- counted or the job is final.
 local st = redis.call('HGET', KEYS[1], 'status')
 if is_final(st) then return 0 end
 local seen = redis.call('HGET', KEYS[1], 'result_charged_tasks') or ''
@@ -11,4 +12,5 @@ if seen ~= '' then list = seen .. ' ' .. ARGV[1] end
 redis.call('HSET', KEYS[1], 'result_charged_tasks', list, 'updated_at', ARGV[3])
 local c = redis.call('HINCRBY', KEYS[1], 'charged_micro_usd', ARGV[2])
 redis.call('HSET', KEYS[1], 'cost_usd', fmt_usd(c))
+if ARGV[4] and ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'charge_error', ARGV[4]) end
 return 1

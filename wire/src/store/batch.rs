@@ -18,6 +18,10 @@ pub struct BatchStatus {
     pub failed: u64,
     pub moderated: u64,
     pub cost: MicroUsd,
+    /// Submits sent whose answer was lost (`ambiguous_submits`): possibly charged.
+    pub ambiguous_submits: u64,
+    /// Their price-table estimate (`unconfirmed_cost_micro_usd`): not in `cost`.
+    pub unconfirmed: MicroUsd,
     pub created_at: Option<String>,
     pub finished_at: Option<String>,
 }
@@ -96,6 +100,8 @@ impl RedisStore {
             failed: num("failed")?,
             moderated: num("moderated")?,
             cost: MicroUsd(num("cost_micro_usd")?),
+            ambiguous_submits: num("ambiguous_submits")?,
+            unconfirmed: MicroUsd(num("unconfirmed_cost_micro_usd")?),
             created_at: h.get("created_at").cloned(),
             finished_at: h.get("finished_at").cloned(),
         }))

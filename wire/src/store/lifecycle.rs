@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use fluxq_common::{JobSpec, JobStatus, MicroUsd};
+use fluxq_common::{Charge, JobSpec, JobStatus};
 use uuid::Uuid;
 
 use super::{
@@ -122,12 +122,13 @@ impl RedisStore {
             .await?)
     }
 
-    /// Records an accepted provider task and its charge, once per task id.
+    /// Records an accepted provider task and its charge, once per task id; an invalid
+    /// reported charge is recorded as its estimate, with its error in `charge_error`.
     pub async fn record_task(
         &self,
         id: &Uuid,
         task: &TaskRef,
-        charge: MicroUsd,
+        charge: &Charge,
     ) -> Result<Written, StoreError> {
         let code: i64 = self
             .scripts
@@ -135,8 +136,9 @@ impl RedisStore {
             .key(self.names.job_key(id))
             .arg(&task.id)
             .arg(&task.polling_url)
-            .arg(charge.0)
+            .arg(charge.amount().0)
             .arg(now_rfc3339())
+            .arg(charge_error(charge, &task.id))
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(Written::from_code(code))
@@ -161,6 +163,7 @@ impl RedisStore {
             .arg(if keep_task { "1" } else { "0" })
             .invoke_async(&mut self.conn.clone())
             .await?;
+        self.durable().await?;
         Ok(Written::from_code(code))
     }
 
@@ -191,6 +194,7 @@ impl RedisStore {
             .arg(id.to_string())
             .invoke_async(&mut self.conn.clone())
             .await?;
+        self.durable().await?;
         Ok(Finished::from_reply(&reply))
     }
 
@@ -217,6 +221,7 @@ impl RedisStore {
             .arg(id.to_string())
             .invoke_async(&mut self.conn.clone())
             .await?;
+        self.durable().await?;
         Ok(Finished::from_reply(&reply))
     }
 
@@ -248,5 +253,17 @@ impl RedisStore {
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(code == 1)
+    }
+}
+
+/// What `charge_error` says of an invalid charge of task `task` ('' for a valid one).
+pub(super) fn charge_error(charge: &Charge, task: &str) -> String {
+    match charge {
+        Charge::Invalid { estimate, error } => {
+            format!(
+                "task {task}: {error}; recorded the price-table estimate of {estimate} USD instead"
+            )
+        }
+        _ => String::new(),
     }
 }

@@ -7,17 +7,24 @@
 //!
 //! - [`types`]: what the scripts answer.
 //! - [`lifecycle`]: claim, the submit gate, task, retrying, finish, reject, leases.
-//! - [`results`]: Runware task UUIDs, charges reported with results, image lists.
+//! - [`results`]: Runware task UUIDs, charges reported with results, image lists,
+//!   paid images not downloaded, submits whose answer was lost.
 //! - [`batch`]: creating queued records, batch counters, failed jobs, reopening.
+//! - [`durable`]: waiting for replicas (and the AOF) after outcome writes.
+
+use std::sync::Arc;
 
 use fluxq_common::Names;
 use redis::aio::ConnectionManager;
 
 pub use crate::redis::{StoreError, connect, now_rfc3339};
 pub use batch::{BatchStatus, FailedJob};
+pub use durable::{MAX_WAIT, WaitFor};
+pub use results::Ambiguous;
 pub use types::{Claim, Counted, Finished, Outcome, TaskRef, Written};
 
 mod batch;
+mod durable;
 mod lifecycle;
 mod results;
 mod types;
@@ -30,12 +37,15 @@ pub struct RedisStore {
     conn: ConnectionManager,
     names: Names,
     scripts: &'static JobScripts,
+    /// Set by [`RedisStore::wait_for_replicas`]: outcome writes wait for replicas.
+    durable: Option<Arc<durable::Durable>>,
 }
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
             .field("namespace", &self.names.namespace())
+            .field("durable", &self.durable)
             .finish()
     }
 }
@@ -46,6 +56,37 @@ impl RedisStore {
             conn,
             names,
             scripts: JobScripts::get(),
+            durable: None,
+        }
+    }
+
+    /// Makes every outcome-writing script (`finish`, `reject`, `retrying`) return
+    /// only once `wait.replicas` replicas hold the write (and, on Redis 7.2+ with its
+    /// AOF on, once it is fsynced), through a connection of its own to `url`; an
+    /// outcome not durable in time is an error ([`StoreError::NotDurable`]), so its
+    /// message is not acknowledged.
+    pub async fn wait_for_replicas(mut self, url: &str, wait: WaitFor) -> Result<Self, StoreError> {
+        let tick = format!(
+            "{}:durable:{}",
+            self.names.namespace(),
+            uuid::Uuid::new_v4().simple()
+        );
+        self.durable = Some(durable::Durable::connect(url, wait, tick).await?);
+        Ok(self)
+    }
+
+    /// Whether outcome writes wait for replicas, and whether for the AOF as well.
+    pub fn waits_for(&self) -> Option<(WaitFor, bool)> {
+        self.durable.as_ref().map(|d| (d.wait(), d.waits_for_aof()))
+    }
+
+    /// Returns once every write answered so far is as durable as configured (at once
+    /// when nothing is configured). Called before acknowledging a message whose
+    /// outcome Redis holds.
+    pub async fn durable(&self) -> Result<(), StoreError> {
+        match &self.durable {
+            Some(d) => d.settle().await,
+            None => Ok(()),
         }
     }
 

@@ -1,9 +1,9 @@
 //! What a job's results add to its record: the stable Runware `taskUUID` (taken
 //! before the first submit, retired when its task ended), a charge that arrives with
-//! the result (added once per task), the lists of a job's several images, and the
-//! paid images that could not be downloaded.
+//! the result (added once per task), the lists of a job's several images, the paid
+//! images that could not be downloaded, and the submits whose answer was lost.
 
-use fluxq_common::MicroUsd;
+use fluxq_common::{Charge, MicroUsd};
 use uuid::Uuid;
 
 use super::{RedisStore, StoreError, Written, now_rfc3339};
@@ -41,20 +41,22 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Adds `charge` for task `task` of job `id`, once per (job, task).
+    /// Adds `charge` for task `task` of job `id`, once per (job, task); an invalid
+    /// reported charge is added as its estimate, with its error in `charge_error`.
     pub async fn record_result_charge(
         &self,
         id: &Uuid,
         task: &str,
-        charge: MicroUsd,
+        charge: &Charge,
     ) -> Result<Written, StoreError> {
         let code: i64 = self
             .scripts
             .result_charge
             .key(self.names.job_key(id))
             .arg(task)
-            .arg(charge.0)
+            .arg(charge.amount().0)
             .arg(now_rfc3339())
+            .arg(super::lifecycle::charge_error(charge, task))
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(if code == 1 {
@@ -92,5 +94,45 @@ impl RedisStore {
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+}
+
+/// What the job's record holds about its submits whose answer was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ambiguous {
+    /// `ambiguous_submits`: such submits made for the job so far.
+    pub submits: u32,
+    /// `unconfirmed_cost_micro_usd`: their price-table estimate, in all.
+    pub unconfirmed: MicroUsd,
+}
+
+impl RedisStore {
+    /// Counts a submit of job `id` that was sent and whose answer was lost (the
+    /// provider may have billed it) with its price-table `estimate`, in the job's
+    /// record and in `batch`'s hash if the record is in that batch (`ambiguous.lua`).
+    /// `token` makes a retried call count once.
+    pub async fn record_ambiguous_submit(
+        &self,
+        id: &Uuid,
+        batch: Option<&str>,
+        estimate: MicroUsd,
+        token: &Uuid,
+    ) -> Result<Ambiguous, StoreError> {
+        let b = batch.unwrap_or("");
+        let (submits, unconfirmed): (i64, i64) = self
+            .scripts
+            .ambiguous
+            .key(self.names.job_key(id))
+            .key(self.names.batch_key(b))
+            .arg(estimate.0)
+            .arg(now_rfc3339())
+            .arg(b)
+            .arg(token.to_string())
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(Ambiguous {
+            submits: u32::try_from(submits).unwrap_or(u32::MAX),
+            unconfirmed: MicroUsd(u64::try_from(unconfirmed).unwrap_or(0)),
+        })
     }
 }

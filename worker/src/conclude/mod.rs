@@ -64,7 +64,7 @@ pub async fn conclude(job: &Claimed<'_>, step: Step) -> Result<Settle, ConcludeE
         Step::HandBack => {
             ctx.store.release_lease(&spec.id, owner).await?;
             info!("Handing the job back; its provider task is recorded for the next worker.");
-            Ok(Settle::Requeue)
+            Ok(Settle::HandBack)
         }
         Step::AlreadyFinal(status) => {
             debug!(%status, "Another delivery finished the job meanwhile; acknowledging.");
@@ -83,7 +83,7 @@ pub async fn conclude(job: &Claimed<'_>, step: Step) -> Result<Settle, ConcludeE
                 .set_retrying(&spec.id, owner, &error, false)
                 .await?;
             info!(%reason, "Provider account blocked; handing the job back until it works.");
-            Ok(Settle::Requeue)
+            Ok(Settle::HandBack)
         }
         Step::Failed {
             failure,

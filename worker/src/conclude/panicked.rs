@@ -47,10 +47,10 @@ pub async fn settle(ctx: &Ctx, d: &Delivery, owner: &str, panic: &str) {
         Ok(()) => Settle::Ack,
         Err(e) => {
             warn!(error = %e, "Could not delay the message; handing it back.");
-            Settle::Requeue
+            Settle::HandBack
         }
     };
-    settle::settle(d, how).await;
+    settle::settle(ctx, d, how).await;
 }
 
 #[cfg(test)]

@@ -1,5 +1,12 @@
-//! Settling a delivery: ack or requeue it, and the messages that take its place
-//! elsewhere (a copy in a delay queue for a retry, a dead letter).
+//! Settling a delivery: ack it or hand it back, and the messages that take its place
+//! elsewhere (a copy in a delay queue for a retry, a dead letter, a fresh copy in
+//! its lane for a hand-back).
+//!
+//! A hand-back is never the job's fault (shutdown, a blocked account, Redis away, a
+//! delivery returned too often): the delivery is replaced by a fresh copy in its
+//! lane and acked, so it does not count toward the queue's `x-delivery-limit`
+//! (RabbitMQ counts every nack with requeue and every delivery a closing channel
+//! held). Only when that copy cannot be published is the delivery nacked back.
 
 use std::time::Duration;
 
@@ -9,7 +16,7 @@ use fluxq_wire::amqp;
 use fluxq_wire::headers;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::Ctx;
 use crate::publisher::PublishError;
@@ -19,21 +26,35 @@ use crate::publisher::PublishError;
 pub enum Settle {
     /// Done with it (final, retried through a delay queue, dead-lettered, or a duplicate).
     Ack,
-    /// Give it back to the queue (shutdown, or the outcome could not be recorded).
-    Requeue,
+    /// Give it back to its lane for later (shutdown, a blocked account, the outcome
+    /// could not be recorded): a fresh copy, or a nack with requeue if that fails.
+    HandBack,
 }
 
 /// How long acking or handing back a delivery may take.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Acks or requeues the delivery. Bounded: a delivery of a connection that died with
-/// the broker may never get an answer, and a job must not hold up the worker's
+/// How long publishing the fresh copy of a handed-back delivery may take.
+const HAND_BACK_PUBLISH: Duration = Duration::from_secs(3);
+
+/// Acks the delivery or hands it back. Bounded: a delivery of a connection that died
+/// with the broker may never get an answer, and a job must not hold up the worker's
 /// shutdown for it.
-pub async fn settle(delivery: &Delivery, settle: Settle) {
+pub async fn settle(ctx: &Ctx, delivery: &Delivery, settle: Settle) {
+    let settle = match settle {
+        Settle::HandBack => match fresh_copy(ctx, delivery).await {
+            Ok(()) => Settle::Ack,
+            Err(e) => {
+                warn!(error = %e, "Could not hand the message back as a fresh copy; nacking it back.");
+                Settle::HandBack
+            }
+        },
+        Settle::Ack => Settle::Ack,
+    };
     let settled = async {
         match settle {
             Settle::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
-            Settle::Requeue => {
+            Settle::HandBack => {
                 delivery
                     .acker
                     .nack(BasicNackOptions {
@@ -53,6 +74,23 @@ pub async fn settle(delivery: &Delivery, settle: Settle) {
         // record makes the redelivery harmless.
         debug!(error = %e, ?settle, "Could not settle the delivery.");
     }
+}
+
+/// Publishes a fresh copy of the delivery to its lane (`x-delivery-count` 0, its
+/// returns so far in `x-fluxq-returns`), confirmed.
+async fn fresh_copy(ctx: &Ctx, d: &Delivery) -> Result<(), PublishError> {
+    let lane = Lane::parse(d.routing_key.as_str()).unwrap_or_default();
+    let id = message_id(ctx, d);
+    let props = amqp::job_properties(&id, headers::handed_back_headers(&d.properties));
+    ctx.publisher
+        .publish_within(
+            HAND_BACK_PUBLISH,
+            &ctx.names.jobs_exchange(),
+            lane.as_str(),
+            &d.data,
+            props,
+        )
+        .await
 }
 
 /// Puts the message into the delay queue of `lane` with TTL `tier`.

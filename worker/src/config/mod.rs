@@ -3,6 +3,7 @@
 //! The providers' keys and URLs are in [`providers`], made from the registry.
 
 mod input;
+mod money;
 mod providers;
 
 use std::num::NonZeroU16;
@@ -17,6 +18,7 @@ pub use crate::config_error::ConfigError;
 pub use crate::provider::{Endpoint, Endpoints};
 use crate::schedule::PollSchedule;
 pub use input::{InputArgs, InputLimits};
+pub use money::{MoneyArgs, MoneyLimits};
 pub use providers::ProviderArgs;
 
 /// fluxq's worker: runs image-generation jobs from RabbitMQ until SIGTERM/SIGINT.
@@ -29,6 +31,8 @@ pub struct WorkerArgs {
     pub providers: ProviderArgs,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub money: MoneyArgs,
     /// Jobs this process holds at once (RabbitMQ prefetch per lane); interactive jobs
     /// may run an eighth more (at least one) on top, so a bulk backlog never keeps
     /// them waiting.
@@ -149,6 +153,8 @@ pub struct WorkerConfig {
     pub http_timeout: Duration,
     /// Message and image size caps, download hosts.
     pub input: InputLimits,
+    /// Submits whose answer was lost a job may make; replicas an outcome waits for.
+    pub money: MoneyLimits,
     pub worker_id: String,
 }
 
@@ -246,6 +252,7 @@ impl WorkerArgs {
             lease,
             http_timeout: Duration::from_secs(positive("FLUXQ_HTTP_TIMEOUT", self.http_timeout)?),
             input: self.input.into_limits()?,
+            money: self.money.into_limits()?,
             worker_id: self.worker_id.unwrap_or_else(default_worker_id),
         })
     }

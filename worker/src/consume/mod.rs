@@ -2,6 +2,7 @@
 //! taking deliveries of both lanes within the process's permits (`permits`), paused
 //! while Redis is down or a provider account is blocked ([`Pause`]).
 
+mod drain;
 pub mod pause;
 mod permits;
 mod session;

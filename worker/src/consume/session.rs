@@ -8,12 +8,13 @@ use fluxq_common::Lane;
 use fluxq_wire::amqp::{self, AmqpError};
 use futures_util::StreamExt;
 use lapin::Connection;
-use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::info;
+use tracing::{info, warn};
 
+use super::drain::stop_consuming;
 use super::pause;
 use super::permits::Permits;
 use crate::shutdown::TEARDOWN_TIMEOUT;
@@ -64,8 +65,12 @@ async fn setup(config: &WorkerConfig, ctx: &Ctx) -> Result<Session, WorkerError>
         &format!("fluxq-worker {}", config.worker_id),
     )
     .await?;
+    let without_limit = amqp::declare_topology(&conn, &ctx.names, &ctx.tiers).await?;
+    if !without_limit.is_empty() {
+        warn!(queues = ?without_limit, limit = amqp::DELIVERY_LIMIT,
+            "These queues were declared without fluxq's x-delivery-limit and keep their arguments; set it with a policy (docs/operations.md).");
+    }
     let publish = amqp::confirm_channel(&conn).await?;
-    amqp::declare_topology(&publish, &ctx.names, &ctx.tiers).await?;
     let consume = conn.create_channel().await.map_err(AmqpError::from)?;
     let mut consumers = Vec::new();
     // Per consumer (quorum queues have no channel-wide prefetch): each lane's.
@@ -136,6 +141,9 @@ pub(super) async fn session(
         if ctx.pause.account_blocked() {
             // Every delivery this channel holds goes back to its queue: the jobs wait
             // in RabbitMQ, not in this process, however long the account is blocked.
+            // The prefetched ones as fresh copies (they do not count as returned).
+            let tags = [Lane::Interactive, Lane::Bulk].map(|l| consumer_tag(config, l));
+            stop_consuming(ctx, &consume, &tags, &mut [&mut interactive, &mut bulk]).await;
             let close = consume.close(200, "provider account blocked".into());
             let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, close).await;
             if !pause::wait_for_accounts(ctx, shutdown).await {
@@ -173,16 +181,8 @@ pub(super) async fn session(
             (lane, None) => return Err(WorkerError::ConsumerEnded(ctx.names.lane_queue(lane))),
         }
     }
-    let cancels = [Lane::Interactive, Lane::Bulk].map(|lane| {
-        let tag = consumer_tag(config, lane);
-        let consume = consume.clone();
-        async move {
-            let _ = consume
-                .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
-                .await;
-        }
-    });
-    let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, futures_util::future::join_all(cancels)).await;
+    let tags = [Lane::Interactive, Lane::Bulk].map(|l| consumer_tag(config, l));
+    stop_consuming(ctx, &consume, &tags, &mut [&mut interactive, &mut bulk]).await;
     info!("Stopped consuming.");
     Ok(Open {
         conn,

@@ -3,11 +3,12 @@
 //! `{id}-2.{ext}`, …, and say where the job got to.
 
 use backon::Retryable;
-use fluxq_common::{Failure, JobSpec, MicroUsd};
+use fluxq_common::{Charge, Failure, JobSpec};
 use tracing::{error, info, warn};
 
 use super::fetch::{self, Lost};
-use super::{Job, Step, money_write_backoff};
+use super::money::{self, money_write_backoff};
+use super::{Job, Step};
 use crate::Ctx;
 use crate::provider::{Provider, Task};
 use fluxq_wire::StoreError;
@@ -17,12 +18,12 @@ pub(super) async fn store(
     job: &Job<'_>,
     task: &Task,
     urls: Vec<String>,
-    charge: Option<MicroUsd>,
+    charge: Option<Charge>,
     attempts: u32,
 ) -> Result<Step, StoreError> {
     let Job { ctx, spec, .. } = *job;
     if let Some(charge) = charge {
-        record_charge(ctx, spec, task, charge).await?;
+        record_charge(ctx, spec, task, &charge).await?;
     }
     let failed = |failure, keep_task| job.failed(failure, attempts, keep_task);
     let Some(first_url) = urls.first().cloned() else {
@@ -103,13 +104,16 @@ async fn record_charge(
     ctx: &Ctx,
     spec: &JobSpec,
     task: &Task,
-    charge: MicroUsd,
+    charge: &Charge,
 ) -> Result<(), StoreError> {
     let written = (|| ctx.store.record_result_charge(&spec.id, &task.id, charge))
         .retry(money_write_backoff())
         .notify(|e, d| warn!(error = %e, retry_in = ?d, "Could not record the charge yet."))
         .await?;
-    info!(task_id = %task.id, charge_usd = %charge, ?written, "Provider charged for the result.");
+    if written == fluxq_wire::store::Written::Done {
+        money::alert_invalid_charge(ctx, spec, &task.id, charge);
+    }
+    info!(task_id = %task.id, charge_usd = %charge.amount(), ?written, "Provider charged for the result.");
     Ok(())
 }
 

@@ -4,15 +4,15 @@
 //!
 //! The steps, in order: [`submit`] (a provider slot, the attempt counted, the task
 //! recorded), [`poll`] (until the task ends), [`images`] (downloaded and stored).
+//! [`money`] holds what they share about money: writes retried through Redis
+//! outages, invalid charges alerted on, submits whose answer was lost.
 
 mod fetch;
 mod images;
+mod money;
 mod poll;
 mod submit;
 
-use std::time::Duration;
-
-use backon::ExponentialBuilder;
 use fluxq_common::{Failure, JobSpec, JobStatus, Lane};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -174,14 +174,4 @@ async fn run(job: &Job<'_>, mut attempts: u32, task: Option<TaskRef>) -> Result<
         }
         Polled::Cancelled => Ok(Step::HandBack),
     }
-}
-
-/// How a write about money (a paid task, a charge) is retried through a Redis
-/// outage: up to about a minute, rather than lose it.
-fn money_write_backoff() -> ExponentialBuilder {
-    ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(5))
-        .with_max_times(20)
-        .with_jitter()
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use fluxq_common::{Failure, MicroUsd};
+use fluxq_common::{Charge, Failure};
 use tokio::time::Instant;
 use tracing::debug;
 
@@ -14,7 +14,7 @@ use crate::schedule::EndBracket;
 
 pub(super) enum Polled {
     /// The image URLs, and a charge reported with them.
-    Ready(Vec<String>, Option<MicroUsd>),
+    Ready(Vec<String>, Option<Charge>),
     Ended(Failure),
     Deadline,
     Cancelled,

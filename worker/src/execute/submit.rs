@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use backon::Retryable;
-use fluxq_common::{FailureKind, JobSpec, MicroUsd};
+use fluxq_common::{Charge, FailureKind, JobSpec};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 use uuid::Uuid;
 
-use super::{Job, Step, money_write_backoff};
+use super::money::{self, money_write_backoff};
+use super::{Job, Step};
 use crate::Ctx;
 use crate::limiter::Slot;
 use crate::provider::{Provider, Task};
@@ -85,9 +86,17 @@ pub(super) async fn submit(
                 // close as the worker's clock gets to the provider's.
                 let started = sent + sent.elapsed() / 2;
                 limits.pool.feedback(None).await;
-                record_task(ctx, spec, &sub.task, sub.charge).await?;
-                info!(task_id = %sub.task.id, charge_usd = %sub.charge, "Provider accepted the task.");
+                record_task(ctx, spec, &sub.task, &sub.charge).await?;
+                money::alert_invalid_charge(ctx, spec, &sub.task.id, &sub.charge);
+                info!(task_id = %sub.task.id, charge_usd = %sub.charge.amount(), "Provider accepted the task.");
                 return Ok(Submit::Accepted(sub.task, slot, started));
+            }
+            // Sent, and the answer lost: the provider may have billed a task no retry
+            // would find again (unless its submits are idempotent, as Runware's are).
+            Err(failure) if failure.answer_lost && !provider.idempotent_submit() => {
+                drop(slot);
+                let failure = money::answer_lost(job, failure).await?;
+                return Ok(Submit::Stop(job.failed(failure, *attempts, false)));
             }
             Err(failure) => failure,
         };
@@ -126,7 +135,7 @@ async fn record_task(
     ctx: &Ctx,
     spec: &JobSpec,
     task: &Task,
-    charge: MicroUsd,
+    charge: &Charge,
 ) -> Result<(), StoreError> {
     let record = TaskRef {
         id: task.id.clone(),

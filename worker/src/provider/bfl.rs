@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use fluxq_common::failure::gateway_lost_answer;
 use fluxq_common::failure::{PollOutcome, classify_bfl_status};
-use fluxq_common::{Failure, JobSpec, MicroUsd, Model, OutputFormat, pricing};
+use fluxq_common::{Charge, CostUnit, Failure, JobSpec, Model, OutputFormat, pricing};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -45,7 +46,9 @@ struct SubmitBody<'a> {
 struct SubmitReply {
     id: String,
     polling_url: Option<String>,
-    cost: Option<f64>,
+    /// Credits, as any JSON: checked before it is recorded (see [`Charge`]).
+    #[serde(default)]
+    cost: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,21 +179,28 @@ impl Provider for BflProvider {
             .send()
             .await
             .map_err(|e| transport_failure("BFL submit", e))?;
+        let status = resp.status().as_u16();
         if !resp.status().is_success() {
-            return Err(response_failure("BFL submit", resp).await);
+            let failure = response_failure("BFL submit", resp).await;
+            return Err(if gateway_lost_answer(status) {
+                failure.with_answer_lost()
+            } else {
+                failure
+            });
         }
-        let reply: SubmitReply = read_json(resp, "BFL submit").await?;
-        let charge = match reply.cost {
-            Some(credits) => MicroUsd::from_credits(credits),
-            // No cost reported: record the price-table estimate (documented).
-            None => pricing::estimate(
-                job.provider,
-                job.model,
-                job.width,
-                job.height,
-                job.reference_images.len(),
-            ),
-        };
+        // Accepted, but without a readable id: the task may exist and be billed.
+        let reply: SubmitReply = read_json(resp, "BFL submit")
+            .await
+            .map_err(Failure::with_answer_lost)?;
+        // No cost reported: the price-table estimate is recorded (documented).
+        let estimate = pricing::estimate(
+            job.provider,
+            job.model,
+            job.width,
+            job.height,
+            job.reference_images.len(),
+        );
+        let charge = Charge::from_json(reply.cost.as_ref(), CostUnit::Credits, estimate);
         Ok(Submitted {
             task: Task {
                 id: reply.id,

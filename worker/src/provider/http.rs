@@ -52,15 +52,26 @@ pub fn key_allowed(base: &Url, target: &Url) -> bool {
 
 /// A transport error (connect, timeout, body) as a transient failure. The URL is
 /// left out: it may name hosts, never keys, but the message stays short.
+///
+/// A request that never left (the connection, DNS or TLS failed: `is_connect`; or
+/// it could not be built) is only that; any other error came after the request was
+/// sent, so its answer is lost ([`Failure::answer_lost`]): a timeout waiting for
+/// it, a reset, a body cut off.
 pub fn transport_failure(what: &str, e: reqwest::Error) -> Failure {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
+    let never_left = e.is_connect() || e.is_builder();
+    let kind = if e.is_connect() {
         "could not connect"
+    } else if e.is_timeout() {
+        "timed out"
     } else {
         "failed"
     };
-    Failure::transient(format!("{what} {kind}: {}", e.without_url()))
+    let failure = Failure::transient(format!("{what} {kind}: {}", e.without_url()));
+    if never_left {
+        failure
+    } else {
+        failure.with_answer_lost()
+    }
 }
 
 /// An unsuccessful HTTP response as a classified failure, quoting the start of its body.
@@ -98,6 +109,39 @@ mod tests {
 
     fn u(s: &str) -> Url {
         Url::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[tokio::test]
+    async fn a_request_that_never_left_is_told_from_one_whose_answer_was_lost() {
+        let client = client(Duration::from_secs(2), 1).unwrap_or_else(|e| panic!("{e}"));
+        // Nothing listens: the request never left.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let port = closed.local_addr().unwrap_or_else(|e| panic!("{e}")).port();
+        drop(closed);
+        let url = format!("http://127.0.0.1:{port}/v1/flux-2-pro");
+        let e = client.post(&url).send().await.err();
+        let f = transport_failure("BFL submit", e.unwrap_or_else(|| panic!("sent")));
+        assert!(!f.answer_lost, "{}", f.reason);
+        // A server that reads the request and closes without answering: sent, lost.
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            if let Ok((mut s, _)) = l.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+            }
+        });
+        let e = client
+            .post(format!("http://{addr}/v1/flux-2-pro"))
+            .body("{}")
+            .send()
+            .await
+            .err();
+        let f = transport_failure("BFL submit", e.unwrap_or_else(|| panic!("answered")));
+        assert!(f.answer_lost, "{}", f.reason);
     }
 
     #[test]

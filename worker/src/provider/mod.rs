@@ -20,7 +20,7 @@ pub mod runware;
 use std::future::Future;
 
 use bytes::Bytes;
-use fluxq_common::{Failure, FailureKind, JobSpec, MicroUsd, OutputFormat, ProviderKind};
+use fluxq_common::{Charge, Failure, FailureKind, JobSpec, OutputFormat, ProviderKind};
 use uuid::Uuid;
 
 pub use bfl::BflProvider;
@@ -43,11 +43,11 @@ pub struct Task {
     pub polling_url: String,
 }
 
-/// A task the provider accepted, and what it charged for it.
+/// A task the provider accepted, and what it charged for it (checked: see [`Charge`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submitted {
     pub task: Task,
-    pub charge: MicroUsd,
+    pub charge: Charge,
 }
 
 /// What one poll of a task said.
@@ -60,7 +60,7 @@ pub enum PollStatus {
     /// it charged now, for providers that charge with the result (Runware, Runflow).
     Ready {
         image_urls: Vec<String>,
-        charge: Option<MicroUsd>,
+        charge: Option<Charge>,
     },
     /// The task ended without an image (error, moderation, gone).
     Ended(Failure),
@@ -110,6 +110,14 @@ pub trait Provider: Send + Sync {
     /// ends without an image. By default the provider picks its own ids.
     fn chooses_task_id(&self) -> bool {
         false
+    }
+
+    /// Whether sending the same submission again never makes a second task (the
+    /// provider dedupes it by the task id or an idempotency key): a submit whose
+    /// answer was lost is then not ambiguous, a retry finds the first task. By
+    /// default, providers whose client chooses the task id.
+    fn idempotent_submit(&self) -> bool {
+        self.chooses_task_id()
     }
 }
 

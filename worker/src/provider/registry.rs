@@ -134,6 +134,12 @@ macro_rules! register {
                     $(Self::$kind(p) => p.chooses_task_id(),)+
                 }
             }
+
+            fn idempotent_submit(&self) -> bool {
+                match self {
+                    $(Self::$kind(p) => p.idempotent_submit(),)+
+                }
+            }
         }
     };
 }

@@ -17,9 +17,9 @@ pub mod reply;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fluxq_common::{Failure, FailureKind, JobSpec, MicroUsd, OutputFormat, pricing};
+use fluxq_common::{Charge, Failure, FailureKind, JobSpec, MicroUsd, OutputFormat, pricing};
 use reqwest::{Method, RequestBuilder};
-use tracing::{error, info};
+use tracing::info;
 use url::Url;
 use uuid::Uuid;
 
@@ -201,25 +201,13 @@ impl RunflowProvider {
                         run.status()
                     )));
                 }
-                let charge = match run.cost() {
-                    Ok(Some(cost)) => cost,
-                    // No cost reported: record the price-table estimate (documented).
-                    Ok(None) => pricing::estimate(
-                        job.provider,
-                        job.model,
-                        job.width,
-                        job.height,
-                        job.reference_images.len(),
-                    ),
-                    Err(why) => {
-                        let reason = format!(
-                            "Runflow run {} succeeded with a cost fluxq cannot record: {why}",
-                            run.id
-                        );
-                        error!(run_id = %run.id, %reason, "Runflow reported an impossible cost; the job fails with it.");
-                        return PollStatus::Ended(Failure::permanent(reason));
-                    }
-                };
+                let charge = run.charge(pricing::estimate(
+                    job.provider,
+                    job.model,
+                    job.width,
+                    job.height,
+                    job.reference_images.len(),
+                ));
                 PollStatus::Ready {
                     image_urls,
                     charge: Some(charge),
@@ -252,7 +240,7 @@ fn accepted(run: Run) -> Submitted {
             id: run.id,
             polling_url: String::new(),
         },
-        charge: MicroUsd(0),
+        charge: Charge::Exact(MicroUsd(0)),
     }
 }
 

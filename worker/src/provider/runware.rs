@@ -12,7 +12,7 @@ pub mod reply;
 
 use bytes::Bytes;
 use fluxq_common::failure::classify_http_status;
-use fluxq_common::{Failure, FailureKind, JobSpec, MicroUsd, OutputFormat, pricing};
+use fluxq_common::{Charge, Failure, FailureKind, JobSpec, MicroUsd, OutputFormat, pricing};
 use serde::Serialize;
 use tracing::info;
 use url::Url;
@@ -133,7 +133,7 @@ impl Provider for RunwareProvider {
                 polling_url: String::new(),
             },
             // Runware reports the cost with the results, not here.
-            charge: MicroUsd(0),
+            charge: Charge::Exact(MicroUsd(0)),
         };
         let Some(envelope) = &answer.envelope else {
             return Err(answer.failure(what));
@@ -201,17 +201,15 @@ impl Provider for RunwareProvider {
             return Ok(PollStatus::Ended(f));
         };
         // No cost reported (includeCost ignored?): record the price-table estimate.
-        let charge =
-            reply::total_cost(done.iter().take(wanted).map(|i| **i)).unwrap_or_else(|| {
-                let one = pricing::estimate(
-                    job.provider,
-                    job.model,
-                    job.width,
-                    job.height,
-                    job.reference_images.len(),
-                );
-                MicroUsd(one.0.saturating_mul(wanted as u64))
-            });
+        let one = pricing::estimate(
+            job.provider,
+            job.model,
+            job.width,
+            job.height,
+            job.reference_images.len(),
+        );
+        let charge = reply::total_cost(done.iter().take(wanted).map(|i| **i), one)
+            .unwrap_or_else(|| Charge::Estimated(MicroUsd(one.0.saturating_mul(wanted as u64))));
         Ok(PollStatus::Ready {
             image_urls,
             charge: Some(charge),

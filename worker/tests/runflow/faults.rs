@@ -109,7 +109,9 @@ async fn a_lost_answer_whose_lookup_fails_is_ambiguous_and_never_paid_twice() {
     loop {
         let rec = h.job(&id).await;
         let error = rec.get("error").cloned().unwrap_or_default();
-        if error.starts_with("ambiguous submit (possibly charged, unconfirmed: 0.03 USD)") {
+        if error.starts_with(
+            "submit sent and its answer lost (possibly charged, unconfirmed: 0.03 USD; 1 of at most 2): ambiguous submit:",
+        ) {
             assert_eq!(rec["status"], "retrying", "{rec:?}");
             break;
         }
@@ -146,6 +148,9 @@ async fn a_lost_answer_whose_lookup_fails_is_ambiguous_and_never_paid_twice() {
         "cost = the bill"
     );
     assert!(stats.lookup_errors > 0);
+    assert_eq!(rec["ambiguous_submits"], "1", "{rec:?}");
+    let batch = h.records.batch("rf-ambiguous").await.unwrap().unwrap();
+    assert_eq!(batch.unconfirmed, MicroUsd(30_000));
     worker.stop().await;
     h.cleanup().await;
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use fluxq_common::{Failure, FailureKind, JobSpec, pricing};
+use fluxq_common::{Failure, FailureKind, JobSpec};
 use reqwest::Method;
 use tracing::{info, warn};
 
@@ -20,21 +20,16 @@ pub const AMBIGUOUS_SUBMIT: &str = "ambiguous submit";
 const LOOKUP_LIMIT: &str = "50";
 
 /// A lost creation whose `client_ref` lookup failed too: the run may exist and be
-/// charged, so the job's submission is ambiguous: possibly charged (the price-table
-/// estimate), unconfirmed. The one place such a submit is classified: a transient
-/// failure whose reason starts with [`AMBIGUOUS_SUBMIT`] and names the estimate.
-pub fn ambiguous_submit(job: &JobSpec, lost: &Failure, lookup: &Failure) -> Failure {
-    let estimate = pricing::estimate(
-        job.provider,
-        job.model,
-        job.width,
-        job.height,
-        job.reference_images.len(),
-    );
+/// charged, so the submission is ambiguous. The one place such a submit is
+/// classified: a transient failure marked [`Failure::answer_lost`], which the submit
+/// step counts (`ambiguous_submits`, the estimate in `unconfirmed_cost_micro_usd`)
+/// and bounds by `FLUXQ_MAX_AMBIGUOUS_SUBMITS`, as for BFL.
+pub fn ambiguous_submit(lost: &Failure, lookup: &Failure) -> Failure {
     Failure::transient(format!(
-        "{AMBIGUOUS_SUBMIT} (possibly charged, unconfirmed: {estimate} USD): {}; looking the run up by client_ref failed too: {}",
+        "{AMBIGUOUS_SUBMIT}: {}; looking the run up by client_ref failed too: {}",
         lost.reason, lookup.reason
     ))
+    .with_answer_lost()
 }
 
 impl RunflowProvider {
@@ -105,7 +100,7 @@ impl RunflowProvider {
                 lost.reason, job.id
             ))),
             Err(lookup) => {
-                let f = ambiguous_submit(job, &lost, &lookup);
+                let f = ambiguous_submit(&lost, &lookup);
                 warn!(reason = %f.reason, "Runflow may have made a run that cannot be found.");
                 Err(f)
             }

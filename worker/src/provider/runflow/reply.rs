@@ -1,15 +1,12 @@
 //! Runflow's run object (create, get, search) and what it says about the job: the
 //! phase of its `status_code` (both spellings of cancelled), the image URLs of a
 //! succeeded run (`output.outputs[].url`, `output.image_urls[]`, `output.image.url`),
-//! and its `cost`, a USD decimal string read exactly into micro-USD.
+//! and its `cost`, a USD decimal string read exactly into micro-USD and checked
+//! ([`Charge`]).
 
-use fluxq_common::{FailureKind, MicroUsd};
+use fluxq_common::{Charge, CostUnit, FailureKind, MicroUsd};
 use serde::Deserialize;
 use serde_json::Value;
-
-/// The most one run may cost before its `cost` is taken for a fault rather than a
-/// charge (an image is cents; 1,000 USD is no price any FLUX.2 run has).
-pub const MAX_RUN_COST: MicroUsd = MicroUsd(1_000_000_000);
 
 /// Longest run id accepted (it goes into a URL path and the job's record).
 const MAX_ID_LEN: usize = 128;
@@ -115,13 +112,10 @@ impl Run {
             .collect()
     }
 
-    /// The run's charge: `None` while it reports none; an error for a `cost` that is
-    /// not an exact, sane USD amount.
-    pub fn cost(&self) -> Result<Option<MicroUsd>, String> {
-        match &self.cost {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => parse_cost(v).map(Some),
-        }
+    /// The run's charge, checked like every provider's ([`Charge`]): its `cost` in USD
+    /// (a decimal string read exactly), `estimate` while it reports none.
+    pub fn charge(&self, estimate: MicroUsd) -> Charge {
+        Charge::from_json(self.cost.as_ref(), CostUnit::Usd, estimate)
     }
 
     /// What a failed or cancelled run means for the job, and why, quoting Runflow's
@@ -160,35 +154,6 @@ fn usable_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-/// Reads a `cost` exactly: a decimal string (`"0.05"`, `"0.10"`), or a JSON number
-/// read from its decimal text, never through a float. Trailing zeros beyond the
-/// sixth decimal are dropped; anything finer than a micro-dollar, negative, not a
-/// number, or above [`MAX_RUN_COST`] is an error naming the value.
-pub fn parse_cost(v: &Value) -> Result<MicroUsd, String> {
-    let raw = match v {
-        Value::String(s) => s.trim().to_owned(),
-        Value::Number(n) => n.to_string(),
-        other => return Err(format!("cost {other} is not a USD amount")),
-    };
-    let shown: String = raw.chars().take(40).collect();
-    let (whole, frac) = raw.split_once('.').unwrap_or((&raw, ""));
-    let frac = frac.trim_end_matches('0');
-    let exact = if frac.is_empty() {
-        whole.to_owned()
-    } else {
-        format!("{whole}.{frac}")
-    };
-    let amount = MicroUsd::parse_usd(&exact).ok_or_else(|| {
-        format!("cost {shown:?} is not a non-negative USD amount in whole micro-dollars")
-    })?;
-    if amount > MAX_RUN_COST {
-        return Err(format!(
-            "cost {shown:?} is above {MAX_RUN_COST} USD, no price of one run"
-        ));
-    }
-    Ok(amount)
 }
 
 /// The runs of a search answer (`{"items": [...]}`; also `data`, `runs`, or a bare
@@ -286,6 +251,7 @@ mod tests {
 
     #[test]
     fn costs_are_exact_and_validated() {
+        const EST: MicroUsd = MicroUsd(50_000);
         for (v, micro) in [
             (json!("0.05"), 50_000),
             (json!("0.10"), 100_000),
@@ -296,7 +262,8 @@ mod tests {
             (json!(0.05), 50_000),
             (json!(1000), 1_000_000_000),
         ] {
-            assert_eq!(parse_cost(&v), Ok(MicroUsd(micro)), "{v}");
+            let r = run(json!({"id": "r", "cost": v}));
+            assert_eq!(r.charge(EST), Charge::Exact(MicroUsd(micro)), "{v}");
         }
         for v in [
             json!("-0.05"),
@@ -304,18 +271,18 @@ mod tests {
             json!("1e30"),
             json!(1e30),
             json!("NaN"),
-            json!("0.0000001"),
             json!("1000.000001"),
             json!(""),
             json!(true),
             json!({"usd": 1}),
         ] {
-            assert!(parse_cost(&v).is_err(), "{v} was accepted");
+            let c = run(json!({"id": "r", "cost": v})).charge(EST);
+            assert!(c.error().is_some(), "{v} was accepted");
+            assert_eq!(c.amount(), EST, "{v}: the estimate is recorded in its place");
         }
-        assert_eq!(run(json!({"id": "r", "cost": null})).cost(), Ok(None));
         assert_eq!(
-            run(json!({"id": "r", "cost": "0.05"})).cost(),
-            Ok(Some(MicroUsd(50_000)))
+            run(json!({"id": "r", "cost": null})).charge(EST),
+            Charge::Estimated(EST)
         );
     }
 

@@ -2,7 +2,7 @@
 //! error entry means for the job (auth → account, validation → permanent,
 //! `timeoutProvider` and 5xx → transient, unknown codes → transient with a cap).
 
-use fluxq_common::{Failure, FailureKind, MicroUsd};
+use fluxq_common::{Charge, CostUnit, Failure, FailureKind, MicroUsd};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -31,8 +31,9 @@ pub(super) struct Item {
     pub status: Option<String>,
     #[serde(rename = "imageURL", default)]
     pub image_url: Option<String>,
+    /// USD, as any JSON: checked before it is recorded (see [`Charge`]).
     #[serde(default)]
-    pub cost: Option<f64>,
+    pub cost: Option<serde_json::Value>,
 }
 
 /// An `errors` entry.
@@ -125,14 +126,22 @@ pub fn classify(code: &str, has_parameter: bool, http: u16) -> Option<FailureKin
     Some(kind)
 }
 
-/// Sums the `cost` (USD) of result items; `None` if none reported one.
-pub(super) fn total_cost<'a>(items: impl Iterator<Item = &'a Item>) -> Option<MicroUsd> {
-    items
-        .filter_map(|i| i.cost)
-        .map(MicroUsd::from_usd_f64)
-        .fold(None, |sum: Option<MicroUsd>, c| {
-            Some(sum.unwrap_or_default().saturating_add(c))
-        })
+/// Sums the `cost` (USD) of result items, each checked; an item without one counts
+/// `unit_estimate`, and `None` if none reported one. Invalid as soon as one cost is,
+/// with the estimate of them all in its place.
+pub(super) fn total_cost<'a>(
+    items: impl Iterator<Item = &'a Item>,
+    unit_estimate: MicroUsd,
+) -> Option<Charge> {
+    let items: Vec<&Item> = items.collect();
+    if items.iter().all(|i| i.cost.is_none()) {
+        return None;
+    }
+    let all = MicroUsd(unit_estimate.0.saturating_mul(items.len() as u64));
+    let charges = items
+        .iter()
+        .map(|i| Charge::from_json(i.cost.as_ref(), CostUnit::Usd, unit_estimate));
+    Some(Charge::sum(charges, all))
 }
 
 #[cfg(test)]
@@ -192,7 +201,18 @@ mod tests {
         });
         let env = Envelope::parse(body.to_string().as_bytes()).unwrap_or_default();
         assert_eq!(env.items_for(&id).count(), 2);
-        assert_eq!(total_cost(env.items_for(&id)), Some(MicroUsd(90_000)));
+        assert_eq!(
+            total_cost(env.items_for(&id), MicroUsd(1)),
+            Some(Charge::Exact(MicroUsd(90_000)))
+        );
+        let bad = serde_json::json!({"data": [
+            {"taskUUID": id, "status": "success", "cost": 0.045},
+            {"taskUUID": id, "status": "success", "cost": -1},
+        ]});
+        let env2 = Envelope::parse(bad.to_string().as_bytes()).unwrap_or_default();
+        let c = total_cost(env2.items_for(&id), MicroUsd(45_000));
+        assert_eq!(c.as_ref().map(Charge::amount), Some(MicroUsd(90_000)));
+        assert!(c.is_some_and(|c| c.error().is_some()));
         assert!(
             env.error_for(&id).is_none(),
             "another task's error is not ours"
