@@ -11,7 +11,9 @@
 //! - [`retry`]: [`retry::RetryPolicy`] (exponential backoff, full jitter) and delay tiers.
 //! - [`pricing`]: exact money ([`pricing::MicroUsd`]) and price estimates per provider and model.
 //! - [`names`]: names derived from the namespace.
+//! - [`addr`]: internal (non-public) IP addresses, which URLs from outside must not reach.
 
+pub mod addr;
 pub mod failure;
 pub mod job;
 pub mod names;

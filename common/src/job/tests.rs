@@ -322,6 +322,7 @@ fn arb_message() -> impl Strategy<Value = JobMessage> {
                 safety_tolerance: tol,
                 number_results: None,
                 metadata: None,
+                callback_url: None,
             },
         )
 }
@@ -360,4 +361,40 @@ fn a_key_twice_in_the_metadata_is_refused_not_last_wins() {
     let body = format!(r#"{{"id":"{id}","model":"flux-2-pro","prompt":"p","prompt":"q"}}"#);
     let e = JobMessage::from_json(body.as_bytes()).unwrap_err();
     assert_eq!(e.field, "prompt");
+}
+
+#[test]
+fn callback_urls_are_checked_naming_the_field() {
+    let with = |url: &str| {
+        let body = serde_json::json!({"id": Uuid::nil(), "model": "flux-2-pro", "prompt": "p",
+            "callback_url": url});
+        JobMessage::from_json(body.to_string().as_bytes())
+            .and_then(|m| m.validate(ProviderKind::Bfl))
+    };
+    let ok = with("https://hooks.example.com/fluxq?order=4711").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        ok.callback_url.as_deref(),
+        Some("https://hooks.example.com/fluxq?order=4711")
+    );
+    for (bad, rule) in [
+        ("ftp://hooks.example.com/x", "must be an https URL"),
+        ("hooks.example.com/x", "is not a URL"),
+        (
+            "https://user:secret@hooks.example.com/x",
+            "user name or password",
+        ),
+        ("data:text/plain,hi", "must be an https URL"),
+    ] {
+        let e = with(bad)
+            .err()
+            .unwrap_or_else(|| panic!("{bad} should be refused"));
+        assert_eq!(e.field, "callback_url", "{bad}");
+        assert!(e.rule.contains(rule), "{bad}: {}", e.rule);
+    }
+    let long = format!("https://hooks.example.com/{}", "a".repeat(2048));
+    assert!(
+        with(&long)
+            .err()
+            .is_some_and(|e| e.rule.contains("at most 2048 bytes"))
+    );
 }
