@@ -89,7 +89,7 @@ impl Intake {
         let reply = match reply {
             Ok(r) => r,
             // The stream (and with it the group) was deleted: start again.
-            Err(e) if e.code() == Some("NOGROUP") => {
+            Err(e) if matches!(e.code(), Some("NOGROUP" | "UNBLOCKED")) => {
                 self.ensure_group(Duration::ZERO).await?;
                 return Ok(0);
             }
