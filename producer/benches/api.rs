@@ -64,7 +64,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// One run: (bulk jobs/s, submit jobs/s, single p50, p99, max, requests/s).
-async fn run(svc: &services::Services, run_no: u64) -> (f64, f64, Duration, Duration, Duration, f64) {
+async fn run(
+    svc: &services::Services,
+    run_no: u64,
+) -> (f64, f64, Duration, Duration, Duration, f64) {
     let names = namespace::fresh("bench", 8);
     let conn = amqp::connect(&svc.amqp_url, "fluxq-bench").await.unwrap();
     let ch = amqp::confirm_channel(&conn).await.unwrap();
@@ -81,7 +84,9 @@ async fn run(svc: &services::Services, run_no: u64) -> (f64, f64, Duration, Dura
     let batches = env_or("BENCH_BATCHES", 10);
     let bodies: Vec<String> = (0..batches)
         .map(|b| {
-            let jobs: Vec<_> = (0..1000).map(|i| job(&format!("r{run_no}b{b}"), i)).collect();
+            let jobs: Vec<_> = (0..1000)
+                .map(|i| job(&format!("r{run_no}b{b}"), i))
+                .collect();
             json!({ "jobs": jobs }).to_string()
         })
         .collect();
@@ -106,14 +111,23 @@ async fn run(svc: &services::Services, run_no: u64) -> (f64, f64, Duration, Dura
     std::fs::write(file.path(), text).unwrap();
     let start = Instant::now();
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_producer"))
-        .args(["submit", file.path().to_str().unwrap(), "--batch", &format!("file-{run_no}")])
+        .args([
+            "submit",
+            file.path().to_str().unwrap(),
+            "--batch",
+            &format!("file-{run_no}"),
+        ])
         .env("FLUXQ_AMQP_URL", &svc.amqp_url)
         .env("FLUXQ_REDIS_URL", &svc.redis_url)
         .env("FLUXQ_NAMESPACE", names.namespace())
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let submit = (batches * 1000) as f64 / start.elapsed().as_secs_f64();
 
     let requests = env_or("BENCH_REQUESTS", 10_000);

@@ -200,7 +200,7 @@ async fn failed_deliveries_are_retried_until_accepted_once_and_recorded() {
 
     // Give a duplicate delivery the time to show up, then count.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let seen = seen.lock().unwrap();
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     assert_eq!(seen.bad_signatures, 0, "every signature verifies");
     assert_eq!(
         seen.requests.len(),
@@ -219,7 +219,6 @@ async fn failed_deliveries_are_retried_until_accepted_once_and_recorded() {
             "the body is the job's record"
         );
     }
-    drop(seen);
     worker.stop().await;
     h.cleanup().await;
 }
