@@ -163,6 +163,8 @@ async fn process(
                 Ok(Settle::Ack)
             }
             Claim::Claimed { attempts, task } => {
+                #[cfg(feature = "fault-injection")]
+                crate::fault::panic_once(&spec);
                 let step = execute(ctx, &spec, lane, owner, attempts, task, cancel).await?;
                 let claimed = Claimed {
                     ctx,
