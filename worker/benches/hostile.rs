@@ -130,6 +130,12 @@ fn job_of_size(i: usize, size: usize) -> Vec<u8> {
     body
 }
 
+/// The worker's resident memory now, once it has started (its baseline).
+async fn idle_rss_kib(pid: u32) -> u64 {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    peak_rss_kib(pid)
+}
+
 fn verdict(rss_kib: u64, bound_mib: u64) -> bool {
     let ok = rss_kib < bound_mib * 1024;
     println!(
@@ -191,6 +197,7 @@ async fn over_the_limit() -> bool {
     let run = Run::new().await;
     let child = run.worker();
     let pid = child.id().unwrap();
+    let idle = idle_rss_kib(pid).await;
     let pad = "x".repeat(30_000_000);
     let start = Instant::now();
     for i in 0..4 {
@@ -224,8 +231,9 @@ async fn over_the_limit() -> bool {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     println!(
-        "over the limit: 4 messages of 30 MB dead-lettered unread in {:.1} s",
-        start.elapsed().as_secs_f64()
+        "over the limit: 4 messages of 30 MB dead-lettered unread in {:.1} s (worker at {:.1} MiB before)",
+        start.elapsed().as_secs_f64(),
+        idle as f64 / 1024.0
     );
     let ok = verdict(peak_rss_kib(pid), 128);
     stop(child).await;

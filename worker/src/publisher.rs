@@ -40,6 +40,25 @@ impl Publisher {
         }
     }
 
+    /// [`Publisher::publish`] of a body that is dropped as soon as it is sent, before
+    /// the confirm (a large dead letter is not held while the broker stores it).
+    pub async fn publish_owned(
+        &self,
+        exchange: &str,
+        key: &str,
+        body: Vec<u8>,
+        props: BasicProperties,
+    ) -> Result<(), PublishError> {
+        let ch = self.channel.read().ok().and_then(|c| c.clone());
+        let Some(ch) = ch else {
+            return Err(AmqpError::NotConfirmed(format!("{exchange}/{key}: not connected")).into());
+        };
+        tokio::select! {
+            _ = self.stop.cancelled() => Err(PublishError::Stopping),
+            r = amqp::publish_owned_confirmed(&ch, exchange, key, body, props) => Ok(r?),
+        }
+    }
+
     /// Publishes and waits for the broker's confirm, unless the worker stops first.
     pub async fn publish(
         &self,
