@@ -30,4 +30,6 @@ pub use validate::{
 };
 
 #[cfg(test)]
+mod message_tests;
+#[cfg(test)]
 mod tests;
