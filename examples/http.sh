@@ -2,6 +2,7 @@
 # The HTTP API with curl (docs/api.md): enqueue a job, follow it, fetch its image.
 #
 #   FLUXQ_API=http://127.0.0.1:8080 FLUXQ_TOKEN=... examples/http.sh "a red mug"
+#   (CALLBACK_URL=https://… also enqueues a job with a completion callback)
 set -euo pipefail
 api=${FLUXQ_API:-http://127.0.0.1:8080}
 auth=(-H "Authorization: Bearer ${FLUXQ_TOKEN:?set FLUXQ_TOKEN to a write token}")
@@ -22,6 +23,15 @@ curl -sS "${auth[@]}" -H 'Content-Type: application/json' \
   -d '{"jobs": [{"model": "flux-2-pro", "prompt": "a blue mug"}, {"model": "flux-2-pro", "prompt": "a green mug", "width": 100, "height": 512}]}' \
   "$api/v1/jobs"
 echo
+
+# A job that calls back when it is final: fluxq POSTs its record to the URL, signed
+# with FLUXQ_CALLBACK_SECRET (docs/api.md#completion-callbacks shows how to verify it).
+if [ -n "${CALLBACK_URL:-}" ]; then
+  curl -sS "${auth[@]}" -H 'Content-Type: application/json' \
+    -d "$(printf '{"model": "flux-2-pro", "prompt": "%s", "callback_url": "%s"}' "$prompt" "$CALLBACK_URL")" \
+    "$api/v1/jobs"
+  echo
+fi
 
 # Follow the first job's batch until done (Server-Sent Events; curl -N streams).
 curl -sSN "${auth[@]}" "$api/v1/batches/$batch/events" | sed -n '/^event: done/{n;p;q}; /^data:/p'

@@ -12,7 +12,9 @@
 //! - [`charge`]: charges as providers report them, checked ([`charge::Charge`]).
 //! - [`pricing`]: exact money ([`pricing::MicroUsd`]) and price estimates per provider and model.
 //! - [`names`]: names derived from the namespace.
+//! - [`addr`]: internal (non-public) IP addresses, which URLs from outside must not reach.
 
+pub mod addr;
 pub mod charge;
 pub mod failure;
 pub mod job;

@@ -99,6 +99,15 @@ impl Names {
         format!("{}:events", self.ns)
     }
 
+    /// Sorted set: jobs whose completion callback is to be delivered, scored by when
+    /// (Unix ms); a notifier that takes one pushes its score past its delivery's end.
+    pub fn callbacks_due_key(&self) -> String {
+        format!("{}:callbacks:due", self.ns)
+    }
+
+    /// The consumer group of `{ns}:events` that completion callbacks are driven from.
+    pub const CALLBACK_GROUP: &'static str = "fluxq-callbacks";
+
     /// A key of a provider account's limiter (`slots`, `state`, `waiting`,
     /// `interactive_waiting`, `rate:submit`, `rate:poll`); `account` is a provider and
     /// a hash of its key.
@@ -151,6 +160,7 @@ mod tests {
             assert!(keys.insert(n.lease_key(&id)));
         }
         assert!(keys.insert(n.events_key()));
+        assert!(keys.insert(n.callbacks_due_key()));
         // Namespaces hold no `:`, so one namespace's keys never fall in another's.
         let other = Names::new("fluxq-2").unwrap_or_else(|e| panic!("{e}"));
         assert!(keys.insert(other.batch_key("b")));

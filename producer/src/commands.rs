@@ -40,6 +40,8 @@ pub enum CommandError {
     Join(#[from] tokio::task::JoinError),
     #[error(transparent)]
     Serve(#[from] crate::http::ServeError),
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
 }
 
 /// Runs one command; reports go to `out`, problems with the input to `err`. The exit
@@ -171,6 +173,25 @@ pub async fn run(
             let shutdown = tokio_util::sync::CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));
             crate::http::serve(args, conn, out, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Notify(args) => {
+            let settings = match args.settings() {
+                Ok(Some(s)) => s,
+                Ok(None) => {
+                    writeln!(err, "FLUXQ_CALLBACK_SECRET: producer notify needs it")?;
+                    return Ok(ExitCode::from(2));
+                }
+                Err(problem) => {
+                    writeln!(err, "{problem}")?;
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            tokio::spawn(cancel_on_signal(shutdown.clone()));
+            writeln!(out, "delivering completion callbacks")?;
+            out.flush()?;
+            crate::notify::run(settings, &conn.redis_url, names, shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -80,4 +80,6 @@ pub enum Command {
     },
     /// Serves the HTTP API (see docs/api.md) until SIGTERM or SIGINT.
     Serve(crate::http::ServeArgs),
+    /// Delivers completion callbacks only (as `producer serve` does besides the API).
+    Notify(crate::notify::NotifyArgs),
 }

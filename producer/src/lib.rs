@@ -13,12 +13,14 @@
 //! - [`read`]: typed views of jobs, batches, accounts, events and dead letters (what
 //!   the HTTP API returns).
 //! - [`http`]: `producer serve`, the HTTP API.
+//! - [`notify`]: completion callbacks, delivered by `producer serve` or `producer notify`.
 
 pub mod commands;
 pub mod config;
 pub mod estimate;
 pub mod http;
 pub mod lines;
+pub mod notify;
 pub mod read;
 pub mod replay;
 pub mod status;

@@ -268,3 +268,70 @@ async fn hostile_files_are_refused_line_by_line_and_nothing_is_published() {
     assert!(keys.is_empty(), "nothing is recorded: {keys:?}");
     ns.cleanup().await;
 }
+
+/// `producer status` never sends `KEYS` (it blocks Redis for the whole fleet): every
+/// command it sends is watched with `MONITOR`; it finds the accounts with `SCAN`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reads_by_known_keys_and_scan_never_keys() {
+    use futures_util::StreamExt;
+    let ns = Ns::new().await;
+    let out = ns.producer(
+        &["submit", "-", "--batch", "watched"],
+        Some(r#"{"model":"flux-2-pro","prompt":"a watched mug"}"#),
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let account = "bfl:0123456789abcdef";
+    let _: () = redis::cmd("HSET")
+        .arg(ns.names.limiter_key(account, "state"))
+        .arg(&["limit", "24", "max", "24", "throttled", "0"])
+        .query_async(&mut ns.redis.clone())
+        .await
+        .unwrap();
+
+    let client = redis::Client::open(ns.svc.redis_url.as_str()).unwrap();
+    let monitor = client.get_async_monitor().await.unwrap();
+    let mut commands = monitor.into_on_message::<String>();
+    let (svc, namespace) = (ns.svc.clone(), ns.names.namespace().to_owned());
+    let status = tokio::task::spawn_blocking(move || {
+        run_producer(&svc, &namespace, &["status", "watched"], None)
+    });
+    let mut seen = Vec::new();
+    let collect = async {
+        while let Some(line) = commands.next().await {
+            seen.push(line);
+        }
+    };
+    let out = tokio::select! {
+        out = status => out.unwrap(),
+        () = collect => panic!("the monitor stopped"),
+    };
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains(account), "{stdout}");
+    // What the monitor had not handed over yet.
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), async {
+        while let Some(line) = commands.next().await {
+            seen.push(line);
+        }
+    })
+    .await;
+    let ours: Vec<&String> = seen
+        .iter()
+        .filter(|l| l.contains(ns.names.namespace()))
+        .collect();
+    assert!(
+        ours.iter().any(|l| l.contains("\"SCAN\"")),
+        "status looked the accounts up with SCAN: {ours:#?}"
+    );
+    assert!(
+        ours.iter()
+            .any(|l| l.contains(&ns.names.batch_key("watched"))),
+        "the monitor saw status read the batch: {ours:#?}"
+    );
+    let keys: Vec<&&String> = ours
+        .iter()
+        .filter(|l| l.to_ascii_uppercase().contains("\"KEYS\""))
+        .collect();
+    assert!(keys.is_empty(), "KEYS was sent: {keys:#?}");
+    ns.cleanup().await;
+}

@@ -340,6 +340,7 @@ fn spec(id: Uuid, batch: Option<&str>) -> JobSpec {
         safety_tolerance: None,
         number_results: 1,
         metadata: None,
+        callback_url: None,
         fingerprint: "model-test".to_owned(),
     }
 }

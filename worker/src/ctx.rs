@@ -82,7 +82,7 @@ pub(crate) async fn start(
     let Some(redis) = reconnect::connect_redis(&config.redis_url, shutdown).await else {
         return Ok(None);
     };
-    health.set_redis(redis.clone());
+    health.watch_redis(redis.clone(), shutdown.clone());
     let pools_stop = CancellationToken::new();
     let limits = limits(config, &redis, &pools_stop);
     let jobs_cancel = CancellationToken::new();

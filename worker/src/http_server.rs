@@ -1,26 +1,45 @@
 //! The worker's HTTP endpoints for operators, on `FLUXQ_METRICS_ADDR`: `/metrics`
 //! (OpenMetrics text), `/healthz` (200 while the process runs) and `/readyz` (200
-//! only while it is consuming from RabbitMQ and Redis answers a PING).
+//! only while it is consuming from RabbitMQ and Redis answered recently).
+//!
+//! `/readyz` answers from what the worker tracks ([`Health`]): the consume loop's
+//! flag, and the last successful Redis round trip of a probe that pings every
+//! [`REDIS_PROBE_EVERY`] whatever the number of requests. Every connection must send
+//! its request headers within [`HEADER_TIMEOUT`], each request is answered within
+//! [`REQUEST_TIMEOUT`], and no connection lives longer than [`CONNECTION_MAX`], so a
+//! slow or idle client cannot hold the server's resources.
 
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use redis::aio::ConnectionManager;
+use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::metrics::Metrics;
 
-/// How long `/readyz` waits for Redis to answer its PING.
+/// How long the Redis probe waits for its PING.
 const REDIS_PING_TIMEOUT: Duration = Duration::from_millis(500);
+/// How often the Redis probe pings.
+pub const REDIS_PROBE_EVERY: Duration = Duration::from_secs(2);
+/// How long after the last successful round trip Redis still counts as answering.
+pub const REDIS_FRESH: Duration = Duration::from_secs(10);
+/// Time a client has to send a request's headers.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time a request has to be answered.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest life of one connection (keep-alive included).
+pub const CONNECTION_MAX: Duration = Duration::from_secs(300);
 
 /// `FLUXQ_METRICS_ADDR`: an address to listen on, or `off` (or empty) for no server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,10 +63,23 @@ pub struct Health {
     inner: Arc<HealthInner>,
 }
 
-#[derive(Default)]
 struct HealthInner {
     consuming: AtomicUsize,
-    redis: OnceLock<ConnectionManager>,
+    /// When this was made: the origin of `redis_ok_ms`.
+    born: Instant,
+    /// Milliseconds after `born` of the last successful Redis round trip, plus one
+    /// (0: never).
+    redis_ok_ms: AtomicU64,
+}
+
+impl Default for HealthInner {
+    fn default() -> Self {
+        Self {
+            consuming: AtomicUsize::new(0),
+            born: Instant::now(),
+            redis_ok_ms: AtomicU64::new(0),
+        }
+    }
 }
 
 impl std::fmt::Debug for HealthInner {
@@ -69,9 +101,44 @@ impl Drop for Consuming {
 }
 
 impl Health {
-    /// The Redis connection `/readyz` pings.
-    pub fn set_redis(&self, conn: ConnectionManager) {
-        let _ = self.inner.redis.set(conn);
+    /// Records a successful Redis round trip now.
+    pub fn redis_answered(&self) {
+        let ms = self.inner.born.elapsed().as_millis() as u64 + 1;
+        self.inner.redis_ok_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// How long ago Redis last answered, if it ever did.
+    fn redis_silent_for(&self) -> Option<Duration> {
+        match self.inner.redis_ok_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(
+                self.inner
+                    .born
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(ms - 1)),
+            ),
+        }
+    }
+
+    /// Pings Redis on `conn` every [`REDIS_PROBE_EVERY`] until `stop`, recording each
+    /// answer (the connection has just answered: that counts as the first).
+    pub fn watch_redis(&self, conn: ConnectionManager, stop: CancellationToken) {
+        self.redis_answered();
+        let health = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(REDIS_PROBE_EVERY) => {}
+                    () = stop.cancelled() => return,
+                }
+                let mut c = conn.clone();
+                let ping = async move { redis::cmd("PING").query_async::<String>(&mut c).await };
+                match tokio::time::timeout(REDIS_PING_TIMEOUT, ping).await {
+                    Ok(Ok(_)) => health.redis_answered(),
+                    _ => debug!("Redis did not answer the readiness probe."),
+                }
+            }
+        });
     }
 
     /// Marks the worker consuming until the returned guard is dropped.
@@ -80,19 +147,16 @@ impl Health {
         Consuming(self.inner.clone())
     }
 
-    /// `Err(reason)` unless consuming and Redis answers.
-    async fn ready(&self) -> Result<(), &'static str> {
+    /// `Err(reason)` unless consuming and Redis answered within [`REDIS_FRESH`]. Sends
+    /// nothing anywhere: it reads what the worker tracks.
+    pub fn ready(&self) -> Result<(), &'static str> {
         if self.inner.consuming.load(Ordering::SeqCst) == 0 {
             return Err("not consuming from RabbitMQ");
         }
-        let Some(conn) = self.inner.redis.get() else {
-            return Err("not connected to Redis");
-        };
-        let mut conn = conn.clone();
-        let ping = async move { redis::cmd("PING").query_async::<String>(&mut conn).await };
-        match tokio::time::timeout(REDIS_PING_TIMEOUT, ping).await {
-            Ok(Ok(_)) => Ok(()),
-            _ => Err("Redis does not answer"),
+        match self.redis_silent_for() {
+            None => Err("not connected to Redis"),
+            Some(d) if d > REDIS_FRESH => Err("Redis does not answer"),
+            Some(_) => Ok(()),
         }
     }
 }
@@ -144,20 +208,53 @@ pub async fn start(
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .layer(middleware::from_fn(bounded))
         .with_state(state);
     let stop = CancellationToken::new();
-    let stopped = stop.clone();
-    tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(stopped.cancelled_owned());
-        if let Err(e) = serve.await {
-            warn!(error = %e, "The metrics server stopped.");
-        }
-    });
+    tokio::spawn(serve(listener, app, stop.clone()));
     info!(%addr, "Serving /metrics, /healthz and /readyz.");
     Ok(Some(Server {
         addr,
         _stop: stop.drop_guard(),
     }))
+}
+
+/// Accepts connections until `stop`, each with the header timeout and a life limit.
+async fn serve(listener: tokio::net::TcpListener, app: Router, stop: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = stop.cancelled() => return,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                warn!(error = %e, "The metrics server could not accept a connection.");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::select! {
+                _ = tokio::time::timeout(CONNECTION_MAX, conn) => {}
+                () = stop.cancelled() => {}
+            }
+        });
+    }
+}
+
+/// Answers 503 to a request not answered within [`REQUEST_TIMEOUT`].
+async fn bounded(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "timed out\n").into_response(),
+    }
 }
 
 async fn metrics_text(State(s): State<AppState>) -> Response {
@@ -177,7 +274,7 @@ async fn readyz(State(s): State<AppState>) -> (StatusCode, String) {
             "not ready: shutting down\n".into(),
         );
     }
-    match s.health.ready().await {
+    match s.health.ready() {
         Ok(()) => (StatusCode::OK, "ready\n".into()),
         Err(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -200,5 +297,21 @@ mod tests {
         assert_eq!(ok("off"), Ok(None));
         assert_eq!(ok(""), Ok(None));
         assert!(ok("localhost").is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn readiness_is_read_from_tracked_state_not_asked_of_redis() {
+        let h = Health::default();
+        assert_eq!(h.ready(), Err("not consuming from RabbitMQ"));
+        let consuming = h.consuming();
+        assert_eq!(h.ready(), Err("not connected to Redis"));
+        h.redis_answered();
+        assert_eq!(h.ready(), Ok(()), "no connection needed: nothing is sent");
+        tokio::time::advance(REDIS_FRESH + Duration::from_secs(1)).await;
+        assert_eq!(h.ready(), Err("Redis does not answer"));
+        h.redis_answered();
+        assert_eq!(h.ready(), Ok(()));
+        drop(consuming);
+        assert_eq!(h.ready(), Err("not consuming from RabbitMQ"));
     }
 }

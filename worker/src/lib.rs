@@ -22,6 +22,7 @@
 //!   publishing retries and dead letters, redacted API keys.
 //! - [`metrics`], [`http_server`], [`json_log`]: Prometheus metrics, `/metrics`
 //!   `/healthz` `/readyz`, JSON log lines.
+//! - `fault` (feature `fault-injection`, tests only): a job that panics on purpose.
 //!
 //! The job record in Redis and the broker topology are `fluxq_wire`'s.
 
@@ -32,6 +33,8 @@ pub mod consume;
 pub mod ctx;
 pub mod error;
 pub mod execute;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod http_server;
 pub mod json_log;
 pub mod limiter;

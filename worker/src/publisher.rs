@@ -41,6 +41,12 @@ impl Publisher {
         }
     }
 
+    /// The current channel, or "not connected" naming where the message was going.
+    fn channel(&self, exchange: &str, key: &str) -> Result<Channel, PublishError> {
+        let ch = self.channel.read().ok().and_then(|c| c.clone());
+        ch.ok_or_else(|| AmqpError::NotConfirmed(format!("{exchange}/{key}: not connected")).into())
+    }
+
     /// Publishes and waits at most `within` for the broker's confirm, even while
     /// stopping: for handing a delivery back as a fresh copy, which shutdown does too.
     pub async fn publish_within(
@@ -51,14 +57,27 @@ impl Publisher {
         body: &[u8],
         props: BasicProperties,
     ) -> Result<(), PublishError> {
-        let ch = self.channel.read().ok().and_then(|c| c.clone());
-        let Some(ch) = ch else {
-            return Err(AmqpError::NotConfirmed(format!("{exchange}/{key}: not connected")).into());
-        };
+        let ch = self.channel(exchange, key)?;
         let publish = amqp::publish_confirmed(&ch, exchange, key, body, props);
         match tokio::time::timeout(within, publish).await {
             Ok(r) => Ok(r?),
             Err(_) => Err(AmqpError::Timeout(within).into()),
+        }
+    }
+
+    /// [`Publisher::publish`] of a body that is dropped as soon as it is sent, before
+    /// the confirm (a large dead letter is not held while the broker stores it).
+    pub async fn publish_owned(
+        &self,
+        exchange: &str,
+        key: &str,
+        body: Vec<u8>,
+        props: BasicProperties,
+    ) -> Result<(), PublishError> {
+        let ch = self.channel(exchange, key)?;
+        tokio::select! {
+            _ = self.stop.cancelled() => Err(PublishError::Stopping),
+            r = amqp::publish_owned_confirmed(&ch, exchange, key, body, props) => Ok(r?),
         }
     }
 
@@ -70,10 +89,7 @@ impl Publisher {
         body: &[u8],
         props: BasicProperties,
     ) -> Result<(), PublishError> {
-        let ch = self.channel.read().ok().and_then(|c| c.clone());
-        let Some(ch) = ch else {
-            return Err(AmqpError::NotConfirmed(format!("{exchange}/{key}: not connected")).into());
-        };
+        let ch = self.channel(exchange, key)?;
         tokio::select! {
             _ = self.stop.cancelled() => Err(PublishError::Stopping),
             r = amqp::publish_confirmed(&ch, exchange, key, body, props) => Ok(r?),

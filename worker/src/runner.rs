@@ -26,11 +26,11 @@ use crate::publisher::PublishError;
 /// Runs one delivery in its job's span (`job_id` and `batch` as far as the body says),
 /// counted in flight. Never panics on input; every path acks or requeues, and a
 /// panic inside the job is caught and settles the delivery too.
-pub async fn handle(ctx: Arc<Ctx>, delivery: Delivery, cancel: CancellationToken) {
+pub async fn handle(ctx: Arc<Ctx>, mut delivery: Delivery, cancel: CancellationToken) {
     let _in_flight = ctx.metrics.delivery_started(&delivery.properties);
     let size = delivery.data.len() as u64;
     if size > ctx.max_message_bytes {
-        too_large(&ctx, &delivery, size).await;
+        too_large(&ctx, &mut delivery, size).await;
         return;
     }
     // Returned unsettled often (workers died or lost the broker holding it): a fresh
@@ -106,10 +106,11 @@ async fn handle_in_span(
 
 /// A body over `FLUXQ_MAX_MESSAGE_BYTES`: dead-lettered without being parsed (so
 /// its job's record, if any, is not touched); handed back if that fails.
-async fn too_large(ctx: &Ctx, d: &Delivery, size: u64) {
+async fn too_large(ctx: &Ctx, d: &mut Delivery, size: u64) {
     let limit = ctx.max_message_bytes;
     let reason = format!("message too large ({size} bytes, limit {limit})");
-    let settled = match settle::dead_letter(ctx, d, lane_of(d), &reason, 0).await {
+    let lane = lane_of(d);
+    let settled = match settle::dead_letter_unread(ctx, d, lane, &reason).await {
         Ok(()) => {
             warn!(%reason, "Dead-lettered a message without reading it.");
             Settle::Ack
@@ -180,6 +181,8 @@ async fn process(
                 Ok(Settle::Ack)
             }
             Claim::Claimed { attempts, task } => {
+                #[cfg(feature = "fault-injection")]
+                crate::fault::panic_once(&spec);
                 let returns = headers::returns(&d.properties);
                 let step = if returns >= MAX_RETURNS {
                     let failure = Failure::permanent(format!(

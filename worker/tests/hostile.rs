@@ -96,3 +96,46 @@ async fn a_huge_poll_answer_is_not_read() {
     worker.stop().await;
     h.cleanup().await;
 }
+
+/// A job task that panics (here on purpose, on its first run) settles its delivery:
+/// the record says `retrying` with the reason, the message comes back through a
+/// delay queue and the job then succeeds, submitted once; the worker keeps
+/// processing other jobs meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_job_task_settles_its_delivery_and_runs_again() {
+    let h = Harness::new(fluxq_testkit::fixed_latency(100)).await;
+    let worker = h.spawn_worker(h.worker_config());
+    let bad = job(fluxq_worker::fault::PANIC_ONCE, 1);
+    let good: Vec<_> = (0..3)
+        .map(|i| job(&format!("beside a panic {i}"), i))
+        .collect();
+    h.submit(std::slice::from_ref(&bad), "panic", Lane::Bulk)
+        .await;
+    h.submit(&good, "beside", Lane::Bulk).await;
+    let rec = h
+        .wait_status(&id_of(&bad), "retrying", Duration::from_secs(30))
+        .await;
+    assert!(
+        rec["error"].starts_with("worker error while running the job: injected fault"),
+        "{rec:?}"
+    );
+    assert_eq!(
+        h.wait_batch("beside", 3, Duration::from_secs(30))
+            .await
+            .succeeded,
+        3,
+        "the other jobs went on"
+    );
+    let rec = h
+        .wait_status(&id_of(&bad), "succeeded", Duration::from_secs(60))
+        .await;
+    assert_eq!(rec["attempts"], "1", "{rec:?}");
+    assert_eq!(
+        h.stats()
+            .submissions_by_prompt
+            .get(fluxq_worker::fault::PANIC_ONCE),
+        Some(&1)
+    );
+    worker.stop().await;
+    h.cleanup().await;
+}

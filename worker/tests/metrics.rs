@@ -243,3 +243,43 @@ async fn not_ready_while_rabbitmq_is_unreachable_but_alive() {
         Some(0)
     );
 }
+
+/// A client that opens a connection and never finishes its request headers is cut
+/// off after the header timeout (5 s), and the server goes on answering others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let svc = fluxq_testkit::services::get().await;
+    let mut worker = WorkerProcess::start(&[
+        ("FLUXQ_AMQP_URL", svc.amqp_url.clone()),
+        ("FLUXQ_REDIS_URL", svc.redis_url.clone()),
+        ("FLUXQ_NAMESPACE", "tslowloris".into()),
+    ]);
+    let addr = worker.metrics_addr().await;
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: fluxq\r\n")
+        .await
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), slow.read_to_end(&mut rest)).await;
+    assert!(
+        read.is_ok(),
+        "the half-sent request still holds its connection after 20 s"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "cut off after {:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        get(addr, "/healthz").await.0,
+        200,
+        "others are still served"
+    );
+    worker.terminate();
+    assert_eq!(
+        worker.wait_exit(Duration::from_secs(10)).await.code(),
+        Some(0)
+    );
+}

@@ -53,6 +53,15 @@ pub struct JobMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schema(value_type = Option<Object>))]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Where fluxq POSTs the job's final record, signed (docs/api.md#completion-callbacks):
+    /// `https`, at most 2048 bytes, no credentials. Plain `http` and private addresses
+    /// are delivered to only where the deployment allows them (`FLUXQ_CALLBACK_ALLOW_HOSTS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schema(format = "uri", max_length = 2048, pattern = "^https?://")
+    )]
+    pub callback_url: Option<String>,
 }
 
 /// A validated job: everything a provider client needs, with defaults resolved.
@@ -78,6 +87,8 @@ pub struct JobSpec {
     /// Images to make (1 unless the job asked for more; more than 1 only on Runware).
     pub number_results: u32,
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Where the final record is POSTed, if anywhere.
+    pub callback_url: Option<String>,
     /// What the job is, as a hash of its message ([`JobMessage::fingerprint`]): a
     /// record keeps the fingerprint of the job's first valid message, and a message
     /// that reuses the id with other fields is refused rather than run or counted.

@@ -25,9 +25,11 @@ pub use message::{JobMessage, JobSpec, readable_batch, readable_id};
 pub use provider::ProviderKind;
 pub use strict::check_duplicate_keys;
 pub use validate::{
-    DEFAULT_SIZE, MAX_BATCH_LEN, MAX_METADATA_BYTES, MAX_NUMBER_RESULTS, MAX_PROMPT_CHARS,
-    ValidationError, validate_batch_name,
+    DEFAULT_SIZE, MAX_BATCH_LEN, MAX_CALLBACK_URL_LEN, MAX_METADATA_BYTES, MAX_NUMBER_RESULTS,
+    MAX_PROMPT_CHARS, ValidationError, validate_batch_name,
 };
 
+#[cfg(test)]
+mod message_tests;
 #[cfg(test)]
 mod tests;

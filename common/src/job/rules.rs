@@ -236,3 +236,33 @@ pub(super) fn check_metadata(
     }
     Ok(())
 }
+
+/// `callback_url`: an absolute `https` (or `http`) URL with a host, no user name or
+/// password (they would be stored and logged), at most
+/// [`MAX_CALLBACK_URL_LEN`](super::MAX_CALLBACK_URL_LEN) bytes. Whether its host may
+/// be called (https only, no private address) is the notifier's to decide, where the
+/// deployment's allowances are known.
+pub(super) fn check_callback_url(raw: &str) -> Result<(), ValidationError> {
+    let err = |rule: String| Err(ValidationError::new("callback_url", rule));
+    if raw.len() > super::MAX_CALLBACK_URL_LEN {
+        return err(format!(
+            "must be at most {} bytes (got {})",
+            super::MAX_CALLBACK_URL_LEN,
+            raw.len()
+        ));
+    }
+    let url = match url::Url::parse(raw) {
+        Ok(u) => u,
+        Err(e) => return err(format!("is not a URL: {e}")),
+    };
+    if !matches!(url.scheme(), "https" | "http") {
+        return err(format!("must be an https URL (got {}:)", url.scheme()));
+    }
+    if url.host().is_none() {
+        return err("must name a host".to_owned());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return err("must not hold a user name or password".to_owned());
+    }
+    Ok(())
+}

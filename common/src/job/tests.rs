@@ -322,6 +322,7 @@ fn arb_message() -> impl Strategy<Value = JobMessage> {
                 safety_tolerance: tol,
                 number_results: None,
                 metadata: None,
+                callback_url: None,
             },
         )
 }

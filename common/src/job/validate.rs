@@ -2,9 +2,10 @@
 //! provider and size resolved; [`ValidationError`] says which rule a message breaks.
 
 use super::rules::{
-    check_guidance, check_metadata, check_model, check_number_results, check_output_format,
-    check_pixels, check_prompt, check_prompt_upsampling, check_reference_count,
-    check_reference_sources, check_safety_tolerance, check_side, check_steps,
+    check_callback_url, check_guidance, check_metadata, check_model, check_number_results,
+    check_output_format, check_pixels, check_prompt, check_prompt_upsampling,
+    check_reference_count, check_reference_sources, check_safety_tolerance, check_side,
+    check_steps,
 };
 use super::{JobMessage, JobSpec, ProviderKind};
 
@@ -17,6 +18,8 @@ pub const MAX_NUMBER_RESULTS: u32 = 20;
 /// Largest `metadata`, serialised, in bytes: it is copied into every record and
 /// event, so it is for labels (a SKU, a catalog row), not for payloads.
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+/// Longest `callback_url`, in bytes.
+pub const MAX_CALLBACK_URL_LEN: usize = 2048;
 /// Longest batch name, in bytes; batch names become parts of Redis keys and paths.
 pub const MAX_BATCH_LEN: usize = 128;
 
@@ -64,6 +67,9 @@ impl JobMessage {
         check_output_format(provider, self.output_format)?;
         let number_results = check_number_results(provider, self.number_results)?;
         check_metadata(self.metadata.as_ref())?;
+        if let Some(url) = &self.callback_url {
+            check_callback_url(url)?;
+        }
 
         Ok(JobSpec {
             id: self.id,
@@ -83,6 +89,7 @@ impl JobMessage {
             safety_tolerance: self.safety_tolerance,
             number_results,
             metadata: self.metadata.clone(),
+            callback_url: self.callback_url.clone(),
             fingerprint: self.fingerprint(),
         })
     }

@@ -53,4 +53,9 @@ pub struct ServeArgs {
     /// Where workers store images (served by `GET /v1/jobs/{id}/image`).
     #[arg(long, env = "FLUXQ_OUTPUT_DIR", default_value = "./output")]
     pub output_dir: PathBuf,
+    /// Do not deliver completion callbacks in this process (a `producer notify` does).
+    #[arg(long, env = "FLUXQ_API_NO_NOTIFY")]
+    pub no_notify: bool,
+    #[command(flatten)]
+    pub notify: crate::notify::NotifyArgs,
 }

@@ -52,6 +52,10 @@ pub enum ServeError {
     },
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
 }
 
 /// The document and the reference page, built once.
@@ -140,6 +144,16 @@ pub async fn serve(
         }
         (None, false) => return Err(ServeError::NoTokens),
     };
+    let notify = match args.notify.settings().map_err(ServeError::Config)? {
+        Some(_) if args.no_notify => None,
+        None => {
+            tracing::info!(
+                "No FLUXQ_CALLBACK_SECRET: this process delivers no completion callbacks."
+            );
+            None
+        }
+        settings => settings,
+    };
     let names = conn.namespace.clone();
     let redis = fluxq_wire::redis::connect(&conn.redis_url)
         .await
@@ -189,11 +203,22 @@ pub async fn serve(
             source,
         })?;
     let addr = listener.local_addr()?;
+    let notifier = notify.map(|settings| {
+        let (url, names, stop) = (conn.redis_url.to_string(), names.clone(), shutdown.clone());
+        tokio::spawn(async move { crate::notify::run(settings, &url, names, stop).await })
+    });
     writeln!(out, "serving the HTTP API on http://{addr}")?;
     out.flush()?;
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await?;
+    shutdown.cancel();
+    if let Some(Ok(Err(e))) = match notifier {
+        Some(n) => Some(n.await),
+        None => None,
+    } {
+        return Err(e.into());
+    }
     state.publishers.close().await;
     state.dead.lock().await.close().await;
     Ok(())

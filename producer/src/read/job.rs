@@ -40,6 +40,24 @@ pub struct JobView {
     pub updated_at: Option<String>,
     pub submitted_at: Option<String>,
     pub finished_at: Option<String>,
+    /// The job's completion callback, if it asked for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<CallbackView>,
+}
+
+/// Where a job's completion callback goes and how its delivery stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CallbackView {
+    pub url: String,
+    /// `pending`, `delivered`, `failed` (not delivered within `FLUXQ_CALLBACK_MAX_AGE`)
+    /// or `refused` (the URL may not be called); absent until the job is final.
+    pub status: Option<String>,
+    /// Deliveries tried so far.
+    pub attempts: u32,
+    pub last_attempt_at: Option<String>,
+    /// Why the last attempt failed (an HTTP status, a timeout, a refusal).
+    pub last_error: Option<String>,
+    pub delivered_at: Option<String>,
 }
 
 impl JobView {
@@ -72,6 +90,16 @@ impl JobView {
             updated_at: take("updated_at"),
             submitted_at: take("submitted_at"),
             finished_at: take("finished_at"),
+            callback: take("callback_url").map(|url| CallbackView {
+                url,
+                status: take("callback_status"),
+                attempts: take("callback_attempts")
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or(0),
+                last_attempt_at: take("callback_last_at"),
+                last_error: take("callback_last_error"),
+                delivered_at: take("callback_delivered_at"),
+            }),
         })
     }
 }

@@ -19,4 +19,4 @@ pub use accounts::{AccountView, accounts};
 pub use batch::{BatchView, FailedJobView, FailedPage};
 pub use dead::{DeadLetterView, DeadPage};
 pub use events::{EventView, StreamId};
-pub use job::JobView;
+pub use job::{CallbackView, JobView};

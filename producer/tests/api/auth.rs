@@ -142,3 +142,40 @@ async fn without_tokens_the_server_refuses_to_start() {
     assert_eq!(s.get("/v1/accounts", None).await.0, 200);
     h.cleanup().await;
 }
+
+/// The defaults: at most 1,000 jobs per request, at most 16 MiB per body.
+#[tokio::test]
+async fn a_request_holds_at_most_1000_jobs_and_16_mib() {
+    let h = Harness::new(fixed_latency(50)).await;
+    let s = Server::start(&env(&h), &[]).await;
+    let job = json!({"model": "flux-2-pro", "prompt": "one of many", "width": 512, "height": 512});
+    let (code, _, body) = s
+        .post("/v1/jobs", &json!({"jobs": vec![job.clone(); 1001]}), &[])
+        .await;
+    assert_eq!(
+        (code, body["error"]["field"].as_str()),
+        (422, Some("jobs")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 to 1000 jobs (got 1001)"),
+        "{body}"
+    );
+    // 17 MiB of jobs, each one under the per-job limit.
+    let big = json!({"model": "flux-2-pro", "prompt": "p".repeat(30_000)});
+    let (code, _, body) = s
+        .post("/v1/jobs", &json!({"jobs": vec![big; 600]}), &[])
+        .await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (413, Some("too_large")),
+        "{body}"
+    );
+    for lane in fluxq_common::Lane::ALL {
+        assert_eq!(h.queue_depth(&h.names.lane_queue(lane)).await, 0);
+    }
+    h.cleanup().await;
+}

@@ -7,6 +7,7 @@ mod support {
 }
 
 mod auth;
+mod callbacks;
 mod dead;
 mod docs;
 mod enqueue;

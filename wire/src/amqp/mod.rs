@@ -10,7 +10,7 @@ use lapin::{Channel, Connection, ConnectionProperties};
 pub mod publish;
 pub mod topology;
 
-pub use publish::{job_properties, publish_confirmed};
+pub use publish::{job_properties, publish_confirmed, publish_owned_confirmed};
 pub use topology::{DELIVERY_LIMIT, MAX_RETURNS, REFRESH_AT, declare_topology, delete_topology};
 
 /// Errors talking to RabbitMQ. All of them are transient from the job's point of view.

@@ -73,6 +73,12 @@ impl RedisStore {
                 .arg(metadata.unwrap_or_default())
                 .arg(&job.fingerprint);
             pipe.invoke_script(&inv);
+            if let Some(url) = &job.callback_url {
+                // After the script: the record exists, and a job's callback is the
+                // one of its first message (the fingerprint holds the URL too).
+                pipe.hset_nx(self.names.job_key(&job.id), "callback_url", url)
+                    .ignore();
+            }
         }
         let created: Vec<u64> = pipe.query_async(&mut conn).await?;
         Ok(created.iter().sum())

@@ -39,6 +39,21 @@ impl RedisStore {
             .arg(&spec.fingerprint)
             .invoke_async(&mut self.conn.clone())
             .await?;
+        if let Some(url) = spec
+            .callback_url
+            .as_ref()
+            .filter(|_| reply.first().is_some_and(|r| r != "conflict"))
+        {
+            // A job published without `producer` gets its record here: keep where
+            // its completion callback goes (a record that has one keeps it).
+            let _: bool = redis::AsyncCommands::hset_nx(
+                &mut self.conn.clone(),
+                self.names.job_key(&spec.id),
+                "callback_url",
+                url,
+            )
+            .await?;
+        }
         let corrupt = |what: &str| StoreError::Corrupt {
             key: self.names.job_key(&spec.id),
             what: what.to_owned(),

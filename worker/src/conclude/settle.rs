@@ -140,6 +140,28 @@ pub async fn dead_letter(
         .await
 }
 
+/// Dead-letters a body over `FLUXQ_MAX_MESSAGE_BYTES`, taken out of the delivery
+/// and dropped as soon as it is sent: several large messages arriving together are
+/// not all held while the broker stores each (the delivery is settled afterwards).
+pub async fn dead_letter_unread(
+    ctx: &Ctx,
+    d: &mut Delivery,
+    lane: Lane,
+    reason: &str,
+) -> Result<(), PublishError> {
+    let headers = headers::dead_letter_headers(reason, 0, lane.as_str());
+    let id = message_id(ctx, d);
+    let body = std::mem::take(&mut d.data);
+    ctx.publisher
+        .publish_owned(
+            &ctx.names.dead_exchange(),
+            "",
+            body,
+            amqp::job_properties(&id, headers),
+        )
+        .await
+}
+
 /// The message's id: its property, else the body's `id` (never read from a body
 /// over `FLUXQ_MAX_MESSAGE_BYTES`).
 fn message_id(ctx: &Ctx, d: &Delivery) -> String {

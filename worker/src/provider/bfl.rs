@@ -223,44 +223,52 @@ impl Provider for BflProvider {
         if !resp.status().is_success() {
             return Err(response_failure("BFL poll", resp).await);
         }
-        let reply: PollReply = read_json(resp, "BFL poll").await?;
-        Ok(match classify_bfl_status(&reply.status) {
-            PollOutcome::InProgress => PollStatus::Pending {
-                progress: super::sane_progress(reply.progress.as_ref()),
-            },
-            PollOutcome::Ready => {
-                let sample = reply
-                    .result
-                    .as_ref()
-                    .and_then(|r| r.get("sample"))
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_owned);
-                match sample {
-                    // BFL's charge was recorded at submit.
-                    Some(image_url) => PollStatus::Ready {
-                        image_urls: vec![image_url],
-                        charge: None,
-                    },
-                    None => PollStatus::Ended(Failure::transient(
-                        "BFL task is Ready without result.sample",
-                    )),
-                }
-            }
-            PollOutcome::Failed(kind) => {
-                let details = reply.details.map(|d| format!(": {d}")).unwrap_or_default();
-                let details: String = details.chars().take(300).collect();
-                PollStatus::Ended(Failure::new(
-                    kind,
-                    format!("BFL task {} ended {}{details}", task.id, reply.status),
-                ))
-            }
-        })
+        let body = read_json_bytes(resp, "BFL poll").await?;
+        parse_poll(&body, &task.id)
     }
 
     async fn download(&self, url: &str, expected: OutputFormat) -> Result<Image, Failure> {
         // A signed delivery URL: the key is never sent with it.
         super::download::download_image(&self.http, &self.base, url, expected).await
     }
+}
+
+/// What a BFL poll answer (`body`, already capped at 1 MiB) says about task `task_id`.
+/// Pure, so hostile answers are fuzzed (`fuzz/`): whatever the bytes, it returns.
+pub fn parse_poll(body: &[u8], task_id: &str) -> Result<PollStatus, Failure> {
+    let reply: PollReply = serde_json::from_slice(body)
+        .map_err(|e| Failure::transient(format!("BFL poll answered unreadable JSON: {e}")))?;
+    Ok(match classify_bfl_status(&reply.status) {
+        PollOutcome::InProgress => PollStatus::Pending {
+            progress: super::sane_progress(reply.progress.as_ref()),
+        },
+        PollOutcome::Ready => {
+            let sample = reply
+                .result
+                .as_ref()
+                .and_then(|r| r.get("sample"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned);
+            match sample {
+                // BFL's charge was recorded at submit.
+                Some(image_url) => PollStatus::Ready {
+                    image_urls: vec![image_url],
+                    charge: None,
+                },
+                None => PollStatus::Ended(Failure::transient(
+                    "BFL task is Ready without result.sample",
+                )),
+            }
+        }
+        PollOutcome::Failed(kind) => {
+            let details = reply.details.map(|d| format!(": {d}")).unwrap_or_default();
+            let details: String = details.chars().take(300).collect();
+            PollStatus::Ended(Failure::new(
+                kind,
+                format!("BFL task {task_id} ended {}{details}", reply.status),
+            ))
+        }
+    })
 }
 
 #[cfg(test)]
@@ -284,5 +292,33 @@ mod tests {
             serde_json::json!({"prompt": "a mug", "width": 1024, "height": 1024, "seed": 7, "output_format": "jpeg",
                 "steps": 32, "guidance": 3.5, "input_image": "https://x/1.jpg", "input_image_2": "https://x/2.jpg"})
         );
+    }
+
+    #[test]
+    fn hostile_poll_answers_are_read_without_panicking() {
+        let pending = |b: &str| match parse_poll(b.as_bytes(), "t") {
+            Ok(PollStatus::Pending { progress }) => progress,
+            other => panic!("{b}: {other:?}"),
+        };
+        assert_eq!(pending(r#"{"status":"Pending","progress":0.5}"#), Some(0.5));
+        for odd in ["1e-30", "-5", "1e300", "\"NaN\"", "null", "{}"] {
+            let p = pending(&format!(r#"{{"status":"Pending","progress":{odd}}}"#));
+            assert!(p.is_none_or(|p| (0.0..=1.0).contains(&p)), "{odd}: {p:?}");
+        }
+        match parse_poll(br#"{"status":"Ready"}"#, "t") {
+            Ok(PollStatus::Ended(f)) => {
+                assert!(f.reason.contains("without result.sample"), "{f:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_poll(br#"{"status":"Ready","result":{"sample":7}}"#, "t") {
+            Ok(PollStatus::Ended(_)) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            parse_poll(br#"{"progress":0.5}"#, "t").is_err(),
+            "no status"
+        );
+        assert!(parse_poll(b"\xff\x00", "t").is_err());
     }
 }

@@ -5,6 +5,7 @@
 
 use std::net::IpAddr;
 
+use fluxq_common::addr::is_internal;
 use fluxq_common::{Failure, FailureKind, OutputFormat};
 use url::{Host, Url};
 
@@ -18,27 +19,6 @@ fn shown(url: &Url) -> String {
     u.set_query(None);
     u.set_fragment(None);
     u.to_string()
-}
-
-fn is_internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 // 100.64/10
-        }
-        IpAddr::V6(v6) => {
-            let seg = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (seg & 0xfe00) == 0xfc00 // unique local
-                || (seg & 0xffc0) == 0xfe80 // link-local
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_internal(IpAddr::V4(v4)))
-        }
-    }
 }
 
 /// Whether `host` is `pattern`: an exact host, or `*.domain` for any subdomain.

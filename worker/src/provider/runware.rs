@@ -163,63 +163,85 @@ impl Provider for RunwareProvider {
         let what = "Runware poll";
         let request = serde_json::json!([{ "taskType": "getResponse", "taskUUID": id }]);
         let answer = self.post(what, &request).await?;
-        let Some(envelope) = answer.envelope.as_ref().filter(|_| answer.status < 500) else {
-            // A failed poll says nothing about the task: the caller polls again.
-            return Err(answer.failure(what));
-        };
-        if let Some(error) = envelope.error_for(&id).filter(|e| e.task_uuid.is_some()) {
-            let failure = error.failure("Runware task", answer.status, &id);
-            return match failure.kind {
-                FailureKind::AccountBlocked | FailureKind::Throttled => Err(failure),
-                _ => Ok(PollStatus::Ended(failure)),
-            };
-        }
-        let items: Vec<_> = envelope.items_for(&id).collect();
-        if items.iter().any(|i| i.status.as_deref() == Some("error")) {
-            let f = Failure::transient(format!("Runware task {id} ended in error"));
-            return Ok(PollStatus::Ended(f));
-        }
-        let done: Vec<_> = items
-            .iter()
-            .filter(|i| i.status.as_deref() == Some("success"))
-            .collect();
-        let wanted = job.number_results.max(1) as usize;
-        if done.len() < wanted {
-            if !(200..300).contains(&answer.status) {
-                return Err(answer.failure(what));
-            }
-            let progress = (wanted > 1).then(|| done.len() as f64 / wanted as f64);
-            return Ok(PollStatus::Pending { progress });
-        }
-        let image_urls: Option<Vec<String>> = done
-            .iter()
-            .take(wanted)
-            .map(|i| i.image_url.clone())
-            .collect();
-        let Some(image_urls) = image_urls else {
-            let f = Failure::transient(format!("Runware task {id} succeeded without imageURL"));
-            return Ok(PollStatus::Ended(f));
-        };
-        // No cost reported (includeCost ignored?): record the price-table estimate.
-        let one = pricing::estimate(
-            job.provider,
-            job.model,
-            job.width,
-            job.height,
-            job.reference_images.len(),
-        );
-        let charge = reply::total_cost(done.iter().take(wanted).map(|i| **i), one)
-            .unwrap_or_else(|| Charge::Estimated(MicroUsd(one.0.saturating_mul(wanted as u64))));
-        Ok(PollStatus::Ready {
-            image_urls,
-            charge: Some(charge),
-        })
+        poll_answer(&answer, job, id)
     }
 
     async fn download(&self, url: &str, expected: OutputFormat) -> Result<Image, Failure> {
         // A delivery URL: the key is never sent with it.
         download_image(&self.http, &self.endpoint, url, expected).await
     }
+}
+
+/// What a `getResponse` answer (HTTP `status`, `body` already capped at 1 MiB) says
+/// about task `id` of `job`. Pure, so hostile answers are fuzzed (`fuzz/`): whatever
+/// the bytes, it returns.
+pub fn parse_poll(
+    status: u16,
+    body: &[u8],
+    job: &JobSpec,
+    id: Uuid,
+) -> Result<PollStatus, Failure> {
+    let answer = Answer {
+        status,
+        envelope: Envelope::parse(body),
+        body: Bytes::copy_from_slice(body),
+    };
+    poll_answer(&answer, job, id)
+}
+
+fn poll_answer(answer: &Answer, job: &JobSpec, id: Uuid) -> Result<PollStatus, Failure> {
+    let what = "Runware poll";
+    let Some(envelope) = answer.envelope.as_ref().filter(|_| answer.status < 500) else {
+        // A failed poll says nothing about the task: the caller polls again.
+        return Err(answer.failure(what));
+    };
+    if let Some(error) = envelope.error_for(&id).filter(|e| e.task_uuid.is_some()) {
+        let failure = error.failure("Runware task", answer.status, &id);
+        return match failure.kind {
+            FailureKind::AccountBlocked | FailureKind::Throttled => Err(failure),
+            _ => Ok(PollStatus::Ended(failure)),
+        };
+    }
+    let items: Vec<_> = envelope.items_for(&id).collect();
+    if items.iter().any(|i| i.status.as_deref() == Some("error")) {
+        let f = Failure::transient(format!("Runware task {id} ended in error"));
+        return Ok(PollStatus::Ended(f));
+    }
+    let done: Vec<_> = items
+        .iter()
+        .filter(|i| i.status.as_deref() == Some("success"))
+        .collect();
+    let wanted = job.number_results.max(1) as usize;
+    if done.len() < wanted {
+        if !(200..300).contains(&answer.status) {
+            return Err(answer.failure(what));
+        }
+        let progress = (wanted > 1).then(|| done.len() as f64 / wanted as f64);
+        return Ok(PollStatus::Pending { progress });
+    }
+    let image_urls: Option<Vec<String>> = done
+        .iter()
+        .take(wanted)
+        .map(|i| i.image_url.clone())
+        .collect();
+    let Some(image_urls) = image_urls else {
+        let f = Failure::transient(format!("Runware task {id} succeeded without imageURL"));
+        return Ok(PollStatus::Ended(f));
+    };
+    // No cost reported (includeCost ignored?): record the price-table estimate.
+    let one = pricing::estimate(
+        job.provider,
+        job.model,
+        job.width,
+        job.height,
+        job.reference_images.len(),
+    );
+    let charge = reply::total_cost(done.iter().take(wanted).map(|i| **i), one)
+        .unwrap_or_else(|| Charge::Estimated(MicroUsd(one.0.saturating_mul(wanted as u64))));
+    Ok(PollStatus::Ready {
+        image_urls,
+        charge: Some(charge),
+    })
 }
 
 #[cfg(test)]
@@ -256,5 +278,51 @@ mod tests {
             .err()
             .unwrap_or_else(|| panic!("2064 wide was accepted"));
         assert_eq!(f.kind, FailureKind::Permanent, "{}", f.reason);
+    }
+
+    #[test]
+    fn hostile_get_response_answers_are_read_without_panicking() {
+        let job: JobMessage = serde_json::from_value(serde_json::json!({
+            "id": "0b8f3f5e-8a4e-4f0c-9d3e-2b1f6c7a9e10", "model": "flux-2-pro", "prompt": "a mug",
+            "provider": "runware"
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let job = job
+            .validate(ProviderKind::Runware)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let id = Uuid::from_u128(7);
+        let poll = |status: u16, body: String| parse_poll(status, body.as_bytes(), &job, id);
+        let item = |extra: &str| format!(r#"{{"data":[{{"taskUUID":"{id}"{extra}}}]}}"#);
+        assert!(matches!(
+            poll(200, item(r#","status":"processing""#)),
+            Ok(PollStatus::Pending { .. })
+        ));
+        match poll(
+            200,
+            item(r#","status":"success","imageURL":"https://im.runware.ai/x.jpg","cost":-1e308"#),
+        ) {
+            Ok(PollStatus::Ready { image_urls, .. }) => assert_eq!(image_urls.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        match poll(200, item(r#","status":"success""#)) {
+            Ok(PollStatus::Ended(f)) => assert!(f.reason.contains("without imageURL"), "{f:?}"),
+            other => panic!("{other:?}"),
+        }
+        // Nothing about our task: an error (poll again) or still pending, never an image.
+        for garbage in [
+            "",
+            "[]",
+            "{\"data\":7}",
+            "null",
+            "{\"errors\":[{}]}",
+            "\u{0}",
+        ] {
+            let r = poll(200, garbage.to_owned());
+            assert!(
+                !matches!(r, Ok(PollStatus::Ready { .. })),
+                "{garbage}: {r:?}"
+            );
+        }
+        assert!(poll(503, item(r#","status":"success""#)).is_err());
     }
 }

@@ -278,7 +278,11 @@ mod tests {
         ] {
             let c = run(json!({"id": "r", "cost": v})).charge(EST);
             assert!(c.error().is_some(), "{v} was accepted");
-            assert_eq!(c.amount(), EST, "{v}: the estimate is recorded in its place");
+            assert_eq!(
+                c.amount(),
+                EST,
+                "{v}: the estimate is recorded in its place"
+            );
         }
         assert_eq!(
             run(json!({"id": "r", "cost": null})).charge(EST),
