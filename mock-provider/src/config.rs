@@ -54,6 +54,9 @@ pub struct MockConfig {
     /// When set, images are served as a chunked body of exactly this many bytes
     /// (the real image, then zero bytes, or cut short) without `Content-Length`.
     pub chunked_image_bytes: Option<u64>,
+    /// Hand out this URL as BFL's `result.sample` instead of the mock's own signed
+    /// delivery URL (a hostile reply: e.g. a cloud metadata address).
+    pub sample_url_override: Option<String>,
     /// Whether Runflow honours `Idempotency-Key` on single runs (documented for
     /// batches only): the same key and body replay the run, another body gets 409.
     /// `false` ignores the key, the pessimistic reading.
@@ -106,6 +109,7 @@ impl Default for MockConfig {
             poll_progress_override: None,
             poll_body_pad_bytes: 0,
             chunked_image_bytes: None,
+            sample_url_override: None,
             runflow_idempotency: true,
             runflow_output_shape: RunflowOutputShape::Outputs,
             moderation_word: None,
@@ -209,6 +213,9 @@ impl MockConfig {
         }
         if let Some(v) = patch.chunked_image_bytes {
             self.chunked_image_bytes = v;
+        }
+        if let Some(v) = &patch.sample_url_override {
+            self.sample_url_override = v.clone();
         }
         if let Some(v) = patch.runflow_idempotency {
             self.runflow_idempotency = v;

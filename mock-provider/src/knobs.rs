@@ -90,6 +90,12 @@ pub struct KnobsPatch {
         skip_serializing_if = "Option::is_none"
     )]
     pub chunked_image_bytes: Option<Option<u64>>,
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sample_url_override: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runflow_idempotency: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,6 +174,8 @@ pub struct Knobs {
     pub poll_body_pad_bytes: u64,
     #[serde(default)]
     pub chunked_image_bytes: Option<u64>,
+    #[serde(default)]
+    pub sample_url_override: Option<String>,
     #[serde(default = "yes")]
     pub runflow_idempotency: bool,
     #[serde(default)]
@@ -203,6 +211,7 @@ impl Knobs {
             poll_progress_override: c.poll_progress_override.clone(),
             poll_body_pad_bytes: c.poll_body_pad_bytes,
             chunked_image_bytes: c.chunked_image_bytes,
+            sample_url_override: c.sample_url_override.clone(),
             runflow_idempotency: c.runflow_idempotency,
             runflow_output_shape: c.runflow_output_shape,
             moderation_word: c.moderation_word.clone(),

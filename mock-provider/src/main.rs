@@ -80,6 +80,9 @@ struct Args {
     /// Serve images as chunked bodies of exactly this many bytes, without Content-Length.
     #[arg(long, env = "MOCK_CHUNKED_IMAGE_BYTES")]
     chunked_image_bytes: Option<u64>,
+    /// Hand out this URL as BFL's `result.sample` (a hostile reply).
+    #[arg(long, env = "MOCK_SAMPLE_URL_OVERRIDE")]
+    sample_url_override: Option<String>,
     /// Whether Runflow honours `Idempotency-Key` on single runs (`true` or `false`).
     #[arg(long, env = "MOCK_RUNFLOW_IDEMPOTENCY", default_value_t = true, action = ArgAction::Set)]
     runflow_idempotency: bool,
@@ -174,6 +177,7 @@ impl Args {
             poll_progress_override: self.poll_progress_override,
             poll_body_pad_bytes: self.poll_body_pad_bytes,
             chunked_image_bytes: self.chunked_image_bytes,
+            sample_url_override: self.sample_url_override,
             runflow_idempotency: self.runflow_idempotency,
             runflow_output_shape: self.runflow_output_shape,
             moderation_word: self.moderation_word,

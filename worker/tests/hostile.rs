@@ -73,6 +73,45 @@ async fn a_chunked_image_past_the_cap_is_refused() {
     h.cleanup().await;
 }
 
+/// A `Ready` answer whose image URL points at a cloud metadata address (or any host
+/// that is neither the provider's nor in `FLUXQ_DOWNLOAD_HOSTS`) is not fetched: the
+/// job fails with the reason, the task is not generated again, and the URL's query
+/// (a signature) is not in the record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_url_on_a_foreign_host_is_not_fetched() {
+    let cases = [
+        (
+            "http://169.254.169.254/latest/meta-data/iam?sig=abc",
+            "metadata",
+        ),
+        ("https://images.example.net/x.jpeg?sig=abc", "foreign"),
+        ("file:///etc/passwd", "file"),
+    ];
+    for (url, name) in cases {
+        let mock = MockConfig {
+            sample_url_override: Some(url.to_owned()),
+            ..fluxq_testkit::fixed_latency(100)
+        };
+        let h = Harness::new(mock).await;
+        let worker = h.spawn_worker(h.worker_config());
+        let j = job(&format!("foreign host {name}"), 1);
+        h.submit(std::slice::from_ref(&j), "foreign", Lane::Bulk)
+            .await;
+        let rec = h
+            .wait_status(&id_of(&j), "failed", Duration::from_secs(30))
+            .await;
+        assert!(
+            rec["error"].contains("image URL") && rec["error"].contains("not allowed")
+                || rec["error"].contains("outside the allowed hosts"),
+            "{url}: {rec:?}"
+        );
+        assert!(!rec["error"].contains("sig=abc"), "{rec:?}");
+        assert_eq!(h.stats().submissions, 1, "{url}: not generated again");
+        worker.stop().await;
+        h.cleanup().await;
+    }
+}
+
 /// A 10 MB poll answer is not read (over the 1 MiB JSON cap): every poll fails, the
 /// job fails at its deadline, and the worker stays up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
