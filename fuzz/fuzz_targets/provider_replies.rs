@@ -3,13 +3,12 @@
 //! reports is within 0..=1. The first byte picks the parser (and, for Runware, the
 //! job's number of images and the HTTP status); the rest is the body.
 //!
-//! Adding a provider's reply parser is one entry in `PARSERS` (e.g. Runflow's run
-//! status reader, once it has one: `|s, body| runflow::parse_run(…)`) and seeds in
+//! Adding a provider's reply parser is one entry in `PARSERS` and seeds in
 //! `fuzz/seeds/provider_replies/`.
 #![no_main]
 
 use fluxq_common::{Failure, JobMessage, JobSpec, ProviderKind};
-use fluxq_worker::provider::{PollStatus, bfl, runware};
+use fluxq_worker::provider::{PollStatus, bfl, runflow, runware};
 use libfuzzer_sys::fuzz_target;
 use uuid::Uuid;
 
@@ -24,17 +23,23 @@ const PARSERS: &[(&str, Parser)] = &[
     ("runware getResponse", |sel, body| {
         let status = [200, 200, 400, 429, 500, 503, 401, 200][usize::from(sel & 7)];
         let images = if sel & 8 == 0 { 1 } else { 4 };
-        runware::parse_poll(status, body, &runware_job(images), TASK)
+        runware::parse_poll(status, body, &job(ProviderKind::Runware, images), TASK)
+    }),
+    ("runflow run", |sel, body| {
+        let status = [200, 200, 201, 404, 429, 500, 503, 402][usize::from(sel & 7)];
+        runflow::parse_poll(status, body, &job(ProviderKind::Runflow, 1))
     }),
 ];
 
-fn runware_job(images: u32) -> JobSpec {
-    let msg: JobMessage = serde_json::from_value(serde_json::json!({
-        "id": TASK, "model": "flux-2-pro", "prompt": "fuzz", "provider": "runware",
-        "number_results": images
-    }))
-    .expect("a valid job");
-    msg.validate(ProviderKind::Runware).expect("a valid job")
+fn job(provider: ProviderKind, images: u32) -> JobSpec {
+    let mut j = serde_json::json!({
+        "id": TASK, "model": "flux-2-pro", "prompt": "fuzz", "provider": provider.as_str(),
+    });
+    if images > 1 {
+        j["number_results"] = images.into();
+    }
+    let msg: JobMessage = serde_json::from_value(j).expect("a valid job");
+    msg.validate(provider).expect("a valid job")
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -80,6 +80,33 @@ impl Answer {
     }
 }
 
+/// What a `GET /v1/runs/{id}` answer (HTTP status and body) says about the job: pure,
+/// so the fuzzer drives it on arbitrary bytes.
+pub fn parse_poll(status: u16, body: &[u8], job: &JobSpec) -> Result<PollStatus, Failure> {
+    let answer = Answer {
+        status,
+        retry_after: None,
+        body: body.to_vec(),
+    };
+    poll_answer(&answer, job)
+}
+
+fn poll_answer(answer: &Answer, job: &JobSpec) -> Result<PollStatus, Failure> {
+    let what = "Runflow poll";
+    if answer.status == 404 {
+        // The run is gone (or never was): only a new run gives an image.
+        let f = answer.failure(what);
+        return Ok(PollStatus::Ended(Failure::transient(f.reason)));
+    }
+    if !answer.is_success() {
+        return Err(answer.failure(what));
+    }
+    let run = Run::parse(&answer.body).ok_or_else(|| {
+        Failure::transient(format!("{what} answered something that is not a run"))
+    })?;
+    Ok(RunflowProvider::status_of(job, &run))
+}
+
 fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -316,18 +343,7 @@ impl Provider for RunflowProvider {
             .call(what, self.request(Method::GET, url))
             .await
             .map_err(RequestError::into_failure)?;
-        if answer.status == 404 {
-            // The run is gone (or never was): only a new run gives an image.
-            let f = answer.failure(what);
-            return Ok(PollStatus::Ended(Failure::transient(f.reason)));
-        }
-        if !answer.is_success() {
-            return Err(answer.failure(what));
-        }
-        let run = Run::parse(&answer.body).ok_or_else(|| {
-            Failure::transient(format!("{what} answered something that is not a run"))
-        })?;
-        Ok(Self::status_of(job, &run))
+        poll_answer(&answer, job)
     }
 
     async fn download(&self, url: &str, expected: OutputFormat) -> Result<Image, Failure> {
