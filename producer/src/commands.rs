@@ -172,7 +172,7 @@ pub async fn run(
         Command::Serve(args) => {
             let shutdown = tokio_util::sync::CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));
-            crate::http::serve(args, conn, out, shutdown).await?;
+            crate::http::serve(*args, conn, out, shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Notify(args) => {

@@ -79,7 +79,7 @@ pub enum Command {
         which: SchemaArg,
     },
     /// Serves the HTTP API (see docs/api.md) until SIGTERM or SIGINT.
-    Serve(crate::http::ServeArgs),
+    Serve(Box<crate::http::ServeArgs>),
     /// Delivers completion callbacks only (as `producer serve` does besides the API).
     Notify(crate::notify::NotifyArgs),
 }

@@ -28,6 +28,8 @@ pub mod harness;
 #[cfg(feature = "mock")]
 pub mod mock;
 #[cfg(feature = "services")]
+pub mod moto;
+#[cfg(feature = "services")]
 pub mod namespace;
 #[cfg(feature = "services")]
 pub mod process;

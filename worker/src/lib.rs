@@ -28,7 +28,6 @@
 
 pub mod conclude;
 pub mod config;
-pub mod config_error;
 pub mod consume;
 pub mod ctx;
 pub mod error;
@@ -45,8 +44,9 @@ pub mod publisher;
 mod reconnect;
 pub mod runner;
 pub mod schedule;
-pub mod secret;
 mod shutdown;
+
+pub use fluxq_wire::{config_error, secret};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;

@@ -10,16 +10,12 @@ use bytes::Bytes;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use object_store::aws::AmazonS3Builder;
 use object_store::path::{Path as Key, PathPart};
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use uuid::Uuid;
 
-mod settings;
-
-pub use settings::{OutputArgs, OutputTarget, S3Settings};
+pub use fluxq_wire::storage::{OutputArgs, OutputTarget, S3Settings};
 
 /// Directory (or key part) of jobs without a batch.
 pub const UNBATCHED: &str = "unbatched";
@@ -77,7 +73,7 @@ impl OutputSink {
             None => Self::open_dir(dir).await,
             Some(OutputTarget::Dir(root)) => Self::open_dir(root).await,
             Some(OutputTarget::S3 { bucket, prefix }) => {
-                let store = s3_store(bucket, s3)?;
+                let store = s3.store_for(bucket)?;
                 let prefix = Key::parse(prefix).map_err(object_store::Error::from)?;
                 Ok(Self(Sink::Bucket {
                     store: Arc::new(store),
@@ -175,35 +171,4 @@ async fn write_file(
         path: at,
         source: std::io::Error::other(e),
     })?
-}
-
-/// An S3 client for `bucket`: explicit keys when configured, else the usual AWS
-/// sources (web identity, container or instance credentials, read by `object_store`).
-fn s3_store(bucket: &str, s: &S3Settings) -> Result<object_store::aws::AmazonS3, OutputError> {
-    let mut b = match (&s.access_key_id, &s.secret_access_key) {
-        (Some(id), Some(secret)) => {
-            let b = AmazonS3Builder::new()
-                .with_access_key_id(id.expose())
-                .with_secret_access_key(secret.expose());
-            match &s.session_token {
-                Some(t) => b.with_token(t.expose()),
-                None => b,
-            }
-        }
-        _ => AmazonS3Builder::from_env(),
-    };
-    b = b.with_bucket_name(bucket).with_retry(RetryConfig {
-        max_retries: 3,
-        retry_timeout: Duration::from_secs(30),
-        ..RetryConfig::default()
-    });
-    if let Some(region) = &s.region {
-        b = b.with_region(region);
-    }
-    if let Some(endpoint) = &s.endpoint {
-        b = b
-            .with_endpoint(endpoint.as_str().trim_end_matches('/'))
-            .with_allow_http(endpoint.scheme() == "http");
-    }
-    Ok(b.build()?)
 }

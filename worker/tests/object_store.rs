@@ -5,73 +5,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of the tests
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use fluxq_common::Lane;
 use fluxq_mock_provider::MockConfig;
+use fluxq_testkit::moto::Moto;
 use fluxq_testkit::{Harness, id_of, job};
 use fluxq_worker::output::{OutputTarget, S3Settings};
 use fluxq_worker::secret::ApiKey;
 use object_store::ObjectStoreExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as Key;
-use tokio::process::{Child, Command};
 
 const BUCKET: &str = "fluxq-images";
 const SECRET: &str = "fluxq-test-s3-secret-9d1e";
-
-/// A moto S3 server on 127.0.0.1, killed when dropped.
-struct Moto {
-    endpoint: String,
-    _child: Child,
-}
-
-async fn start_moto() -> Moto {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/ensure-moto");
-    let out = Command::new("bash")
-        .arg(script)
-        .stderr(Stdio::inherit())
-        .output()
-        .await;
-    let out = out.unwrap_or_else(|e| panic!("run {script}: {e}"));
-    assert!(
-        out.status.success(),
-        "{script} could not provide moto_server (needs python3 and PyPI the first time); see its output above"
-    );
-    let bin = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    for _ in 0..3 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {bin}: {e}"));
-        let start = tokio::time::Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if let Ok(Some(_)) = child.try_wait() {
-                break; // lost the port to someone else: try another
-            }
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Moto {
-                    endpoint: format!("http://127.0.0.1:{port}"),
-                    _child: child,
-                };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    panic!("moto_server ({bin}) did not start on 127.0.0.1");
-}
 
 fn s3_settings(endpoint: &str) -> S3Settings {
     S3Settings {
@@ -85,17 +32,8 @@ fn s3_settings(endpoint: &str) -> S3Settings {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn images_go_to_the_bucket_and_records_say_where() {
-    let moto = start_moto().await;
-    let created = reqwest::Client::new()
-        .put(format!("{}/{BUCKET}", moto.endpoint))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        created.status().is_success(),
-        "create bucket: {}",
-        created.status()
-    );
+    let moto = Moto::start().await;
+    moto.create_bucket(BUCKET).await;
 
     let h = Harness::new(MockConfig::default()).await;
     let mut config = h.worker_config();

@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// Where workers store images (served by `GET /v1/jobs/{id}/image`).
     #[arg(long, env = "FLUXQ_OUTPUT_DIR", default_value = "./output")]
     pub output_dir: PathBuf,
+    /// `FLUXQ_OUTPUT_URL=s3://bucket/prefix` and the S3 settings, as the workers have
+    /// them: images stored there are read back from the bucket.
+    #[command(flatten)]
+    pub storage: fluxq_wire::storage::OutputArgs,
     /// Do not deliver completion callbacks in this process (a `producer notify` does).
     #[arg(long, env = "FLUXQ_API_NO_NOTIFY")]
     pub no_notify: bool,

@@ -54,6 +54,8 @@ pub struct AppState {
     pub max_message_bytes: usize,
     /// Where images are served from.
     pub output_dir: Arc<PathBuf>,
+    /// The bucket images are read from when workers store them in S3.
+    pub bucket: Option<image::Bucket>,
     /// Cancelled when the server shuts down (ends event streams).
     pub shutdown: CancellationToken,
 }

@@ -45,6 +45,8 @@ pub enum ServeError {
         path: String,
         source: std::io::Error,
     },
+    #[error("object storage: {0}")]
+    Storage(#[source] object_store::Error),
     #[error("listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -166,6 +168,7 @@ pub async fn serve(
         .channel()
         .await
         .map_err(ServeError::Broker)?;
+    let bucket = image::Bucket::from_args(args.storage.clone())?;
     let output_err = |source| ServeError::Output {
         path: args.output_dir.display().to_string(),
         source,
@@ -189,6 +192,7 @@ pub async fn serve(
         limiter: Arc::new(RateLimiter::new(args.rate, args.burst)),
         max_message_bytes: args.max_message_bytes,
         output_dir: Arc::new(output_dir),
+        bucket,
         shutdown: shutdown.clone(),
     };
     let app = router(

@@ -231,3 +231,69 @@ async fn accounts_show_what_the_limiter_holds() {
     worker.stop().await;
     h.cleanup().await;
 }
+
+/// A worker storing into S3 (moto) and a server given the same `FLUXQ_OUTPUT_URL` and
+/// S3 settings: the image is read back from the bucket; a server without them says
+/// 501 naming the setting, and the S3 secret is in no answer.
+#[tokio::test]
+async fn an_image_stored_in_s3_is_served_from_the_bucket() {
+    use fluxq_testkit::moto::Moto;
+    use fluxq_wire::ApiKey;
+    use fluxq_wire::storage::S3Settings;
+    const SECRET: &str = "fluxq-api-s3-secret-51c7";
+    let moto = Moto::start().await;
+    moto.create_bucket("fluxq-served").await;
+    let h = Harness::new(fixed_latency(50)).await;
+    let mut config = h.worker_config();
+    config.output_url = Some("s3://fluxq-served/renders".parse().unwrap());
+    config.s3 = S3Settings {
+        endpoint: Some(moto.endpoint.parse().unwrap()),
+        region: Some("eu-west-1".into()),
+        access_key_id: Some(ApiKey::new("AKIDFLUXQAPI")),
+        secret_access_key: Some(ApiKey::new(SECRET)),
+        session_token: None,
+    };
+    let worker = h.spawn_worker(config);
+    let mut with_s3 = env(&h);
+    with_s3.extend([
+        ("FLUXQ_OUTPUT_URL", "s3://fluxq-served/renders/".to_owned()),
+        ("FLUXQ_S3_ENDPOINT", moto.endpoint.clone()),
+        ("FLUXQ_S3_REGION", "eu-west-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "AKIDFLUXQAPI".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET.to_owned()),
+    ]);
+    let s = Server::start(&with_s3, &[]).await;
+    let job = json!({"model": "flux-2-pro", "prompt": "served from a bucket", "width": 512, "height": 512, "output_format": "png"});
+    let (code, _, body) = s.post("/v1/jobs", &job, &[]).await;
+    assert_eq!(code, 202, "{body}");
+    let id = body["jobs"][0]["id"].as_str().unwrap().to_owned();
+    let done = s.wait_job(&id, "succeeded", Duration::from_secs(60)).await;
+    assert!(
+        done["image_path"]
+            .as_str()
+            .unwrap()
+            .starts_with("s3://fluxq-served/renders/"),
+        "{done}"
+    );
+    let image = |s: &Server| {
+        s.client
+            .get(s.url(&format!("/v1/jobs/{id}/image")))
+            .bearer_auth(READ)
+            .send()
+    };
+    let resp = image(&s).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    let bytes = resp.bytes().await.unwrap();
+    let img = image::load_from_memory(&bytes).expect("the served object decodes as an image");
+    assert!(img.width() > 0 && img.height() > 0);
+
+    let plain = Server::start(&env(&h), &[]).await;
+    let resp = image(&plain).await.unwrap();
+    assert_eq!(resp.status(), 501);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("FLUXQ_OUTPUT_URL"), "{text}");
+    assert!(!text.contains(SECRET) && !body.to_string().contains(SECRET));
+    worker.stop().await;
+    h.cleanup().await;
+}

@@ -1,10 +1,14 @@
-//! Output settings: `FLUXQ_OUTPUT_URL` parsed into an [`OutputTarget`], and how to
+//! Where images are stored: `FLUXQ_OUTPUT_URL` parsed into an [`OutputTarget`], and how to
 //! reach S3 (`FLUXQ_S3_ENDPOINT`, `FLUXQ_S3_REGION`, `AWS_*` keys), validated at start.
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use url::Url;
+
+use object_store::RetryConfig;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
 
 use crate::config_error::ConfigError;
 use crate::secret::ApiKey;
@@ -66,8 +70,42 @@ pub struct S3Settings {
     pub session_token: Option<ApiKey>,
 }
 
-/// The output arguments of the worker (each also an environment variable).
-#[derive(Debug, Default, clap::Args)]
+impl S3Settings {
+    /// An S3 client for `bucket`: explicit keys when configured, else the usual AWS
+    /// sources (web identity, container or instance credentials, read by `object_store`).
+    pub fn store_for(&self, bucket: &str) -> Result<AmazonS3, object_store::Error> {
+        let mut b = match (&self.access_key_id, &self.secret_access_key) {
+            (Some(id), Some(secret)) => {
+                let b = AmazonS3Builder::new()
+                    .with_access_key_id(id.expose())
+                    .with_secret_access_key(secret.expose());
+                match &self.session_token {
+                    Some(t) => b.with_token(t.expose()),
+                    None => b,
+                }
+            }
+            _ => AmazonS3Builder::from_env(),
+        };
+        b = b.with_bucket_name(bucket).with_retry(RetryConfig {
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(30),
+            ..RetryConfig::default()
+        });
+        if let Some(region) = &self.region {
+            b = b.with_region(region);
+        }
+        if let Some(endpoint) = &self.endpoint {
+            b = b
+                .with_endpoint(endpoint.as_str().trim_end_matches('/'))
+                .with_allow_http(endpoint.scheme() == "http");
+        }
+        b.build()
+    }
+}
+
+/// The output arguments of the worker and of `producer serve`, which reads images
+/// back (each also an environment variable).
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct OutputArgs {
     /// Where images go instead of FLUXQ_OUTPUT_DIR: a path, file:///path or s3://bucket/prefix.
     #[arg(long, env = "FLUXQ_OUTPUT_URL")]
