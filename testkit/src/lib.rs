@@ -9,6 +9,8 @@
 //! - [`services`]: finding RabbitMQ and Redis for a test binary (feature `services`).
 //! - [`servers`]: a RabbitMQ node and a Redis server of a test's own, on free ports,
 //!   to kill and restart (feature `services`).
+//! - [`moto`]: an S3-compatible server (moto, from PyPI) on a free port (feature
+//!   `services`).
 //! - [`namespace`]: a fresh namespace per test and the cleanup of its queues,
 //!   exchanges and keys (feature `services`).
 //! - [`process`]: the workspace's binaries as processes: the worker with its JSON logs
