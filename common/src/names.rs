@@ -94,6 +94,19 @@ impl Names {
         format!("{}:failed:{batch}", self.ns)
     }
 
+    /// Sorted set: the batch's job ids, scored by their place in the batch (1 for the
+    /// first recorded), for listing a batch's jobs in order and finding the ones a
+    /// cancel or a budget applies to.
+    pub fn batch_jobs_key(&self, batch: &str) -> String {
+        format!("{}:jobs:{batch}", self.ns)
+    }
+
+    /// Sorted set: every batch by when its first job was recorded (Unix ms), newest
+    /// last.
+    pub fn batches_key(&self) -> String {
+        format!("{}:batches", self.ns)
+    }
+
     /// Stream: one entry per job reaching a final status (contract).
     pub fn events_key(&self) -> String {
         format!("{}:events", self.ns)
@@ -118,6 +131,12 @@ impl Names {
     /// Hash: why and since when a provider account's breaker is open (absent: closed).
     pub fn breaker_key(&self, account: &str) -> String {
         format!("{}:breaker:{account}", self.ns)
+    }
+
+    /// Hash: the lanes paused fleet-wide, lane (`bulk`, `interactive`) → when it was
+    /// paused (RFC 3339); a lane not in it runs.
+    pub fn paused_lanes_key(&self) -> String {
+        format!("{}:paused", self.ns)
     }
 
     /// String with a lease: which worker runs the job now.
@@ -154,12 +173,15 @@ mod tests {
         for b in batches {
             assert!(keys.insert(n.batch_key(b)), "{b}");
             assert!(keys.insert(n.batch_failed_key(b)), "{b}");
+            assert!(keys.insert(n.batch_jobs_key(b)), "{b}");
         }
         for id in [Uuid::nil(), Uuid::max()] {
             assert!(keys.insert(n.job_key(&id)));
             assert!(keys.insert(n.lease_key(&id)));
         }
         assert!(keys.insert(n.events_key()));
+        assert!(keys.insert(n.batches_key()));
+        assert!(keys.insert(n.paused_lanes_key()));
         assert!(keys.insert(n.callbacks_due_key()));
         // Namespaces hold no `:`, so one namespace's keys never fall in another's.
         let other = Names::new("fluxq-2").unwrap_or_else(|e| panic!("{e}"));

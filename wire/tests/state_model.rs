@@ -541,7 +541,8 @@ impl Case<'_> {
         }
         pipe.xrange_all(names.events_key())
             .smembers(names.batch_failed_key(b))
-            .hgetall(names.batch_key(b));
+            .hgetall(names.batch_key(b))
+            .zrange_withscores(names.batch_jobs_key(b), 0, -1);
         type Read = (
             HashMap<String, String>,
             Option<String>,
@@ -550,8 +551,9 @@ impl Case<'_> {
             StreamRangeReply,
             BTreeSet<String>,
             HashMap<String, String>,
+            Vec<(String, i64)>,
         );
-        let (r0, l0, r1, l1, events, failed, batch): Read = pipe
+        let (r0, l0, r1, l1, events, failed, batch, index): Read = pipe
             .query_async(&mut self.store.connection())
             .await
             .map_err(|e| e.to_string())?;
@@ -580,6 +582,17 @@ impl Case<'_> {
         if failed != want_failed {
             return Err(format!(
                 "failed set {failed:?}, the model's {want_failed:?}"
+            ));
+        }
+        // The batch's index lists each job with a record in it once, at places 1..=total.
+        let places: Vec<i64> = index.iter().map(|(_, p)| *p).collect();
+        let indexed: BTreeSet<&String> = index.iter().map(|(id, _)| id).collect();
+        let ids: BTreeSet<String> = self.ids.iter().map(Uuid::to_string).collect();
+        if places != (1..=m.total).collect::<Vec<_>>() || !indexed.iter().all(|i| ids.contains(*i))
+        {
+            return Err(format!(
+                "batch index {index:?}, the model's total is {}",
+                m.total
             ));
         }
         if batch.is_empty() {

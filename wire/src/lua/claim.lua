@@ -1,4 +1,4 @@
--- Claims a job for one execution. KEYS: job, batch, lease.
+-- Claims a job for one execution. KEYS: job, batch, lease, batch jobs, batches.
 -- ARGV: now, provider, model, batch name, metadata, owner, lease ms, fingerprint.
 -- Returns {'final', status} | {'busy'} | {'claimed', attempts, task id, polling url}
 -- | {'conflict', batch of the record}: a job's identity is its first valid message,
@@ -6,7 +6,7 @@
 -- moves nothing; a record without a fingerprint (written before fingerprints, or by
 -- `reject`) takes this one if it is in the same batch (the batch of a job is the one
 -- in its record).
-create_record(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[8])
+create_record(KEYS[1], KEYS[2], KEYS[4], KEYS[5], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[8])
 local rec = redis.call('HMGET', KEYS[1], 'fingerprint', 'batch')
 if ARGV[8] ~= '' then
   if not rec[1] then

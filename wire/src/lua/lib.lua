@@ -26,7 +26,10 @@ end
 -- Creates a job's record as `queued` unless it exists; the first creation of a job id
 -- counts it once in its batch's `total`, and keeps the message's fingerprint (the
 -- job's identity: see claim.lua). Returns 1 if created, 0 if it existed.
-local function create_record(job, batch, now, provider, model, bname, metadata, fingerprint)
+-- `index` is the batch's jobs in the order they were recorded (sorted set, score =
+-- place in the batch, 1-based) and `batches` every batch by when it began (Unix ms).
+local function create_record(job, batch, index, batches, now, provider, model, bname,
+                             metadata, fingerprint)
   if redis.call('EXISTS', job) == 1 then return 0 end
   redis.call('HSET', job, 'status', 'queued', 'attempts', '0', 'provider', provider,
     'model', model, 'batch', bname, 'created_at', now, 'updated_at', now)
@@ -37,8 +40,14 @@ local function create_record(job, batch, now, provider, model, bname, metadata, 
       redis.call('HSET', batch, 'total', 0, 'succeeded', 0, 'failed', 0, 'moderated', 0,
         'cost_micro_usd', 0, 'created_at', now)
     end
-    redis.call('HINCRBY', batch, 'total', 1)
+    local place = redis.call('HINCRBY', batch, 'total', 1)
     redis.call('HDEL', batch, 'finished_at')
+    -- The job key ends in the job's id (Names::job_key).
+    redis.call('ZADD', index, 'NX', place, string.sub(job, -36))
+    if place == 1 then
+      local t = redis.call('TIME')
+      redis.call('ZADD', batches, 'NX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), bname)
+    end
   end
   return 1
 end

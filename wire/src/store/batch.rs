@@ -66,6 +66,8 @@ impl RedisStore {
                 .map(|m| serde_json::Value::Object(m.clone()).to_string());
             let mut inv = self.scripts.create.key(self.names.job_key(&job.id));
             inv.key(self.names.batch_key(batch))
+                .key(self.names.batch_jobs_key(batch))
+                .key(self.names.batches_key())
                 .arg(&now)
                 .arg(job.provider.as_str())
                 .arg(job.model.as_str())
