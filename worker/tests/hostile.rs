@@ -20,7 +20,11 @@ async fn run_with_progress(progress: serde_json::Value) {
     let batch = h.wait_batch("hostile", 4, Duration::from_secs(30)).await;
     assert_eq!(batch.succeeded, 4, "progress {progress}: {batch:?}");
     for j in &jobs {
-        assert_eq!(h.job(&id_of(j)).await["status"], "succeeded");
+        let rec = h.job(&id_of(j)).await;
+        assert_eq!(rec["status"], "succeeded");
+        // A job task that panicked was caught, recorded `retrying` with the panic as its
+        // error and run again: it would still succeed, but keep that error.
+        assert_eq!(rec.get("error").map_or("", String::as_str), "", "{rec:?}");
     }
     worker.stop().await;
     h.cleanup().await;
