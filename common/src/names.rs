@@ -139,6 +139,18 @@ impl Names {
         format!("{}:paused", self.ns)
     }
 
+    /// String: why the batch was cancelled (`producer cancel`); absent: not cancelled.
+    /// The submit gate refuses every job of a batch that has it.
+    pub fn batch_cancelled_key(&self, batch: &str) -> String {
+        format!("{}:cancelled:{batch}", self.ns)
+    }
+
+    /// Hash: the message of a cancelled job (`body`, `lane`), kept when its delivery
+    /// was acknowledged so `producer resume` (or a raised budget) can publish it again.
+    pub fn parked_key(&self, id: &Uuid) -> String {
+        format!("{}:parked:{id}", self.ns)
+    }
+
     /// String with a lease: which worker runs the job now.
     pub fn lease_key(&self, id: &Uuid) -> String {
         format!("{}:lease:{id}", self.ns)
@@ -174,10 +186,12 @@ mod tests {
             assert!(keys.insert(n.batch_key(b)), "{b}");
             assert!(keys.insert(n.batch_failed_key(b)), "{b}");
             assert!(keys.insert(n.batch_jobs_key(b)), "{b}");
+            assert!(keys.insert(n.batch_cancelled_key(b)), "{b}");
         }
         for id in [Uuid::nil(), Uuid::max()] {
             assert!(keys.insert(n.job_key(&id)));
             assert!(keys.insert(n.lease_key(&id)));
+            assert!(keys.insert(n.parked_key(&id)));
         }
         assert!(keys.insert(n.events_key()));
         assert!(keys.insert(n.batches_key()));

@@ -19,7 +19,7 @@ use fluxq_common::{
     Charge, JobEvent, JobSpec, JobStatus, LeaseUse, MicroUsd, Model, Names, OutputFormat,
     ProviderKind,
 };
-use fluxq_wire::store::{Claim, Counted, Finished, Outcome, TaskRef, Written, connect};
+use fluxq_wire::store::{Claim, Counted, Finished, Gate, Outcome, TaskRef, Written, connect};
 use fluxq_wire::{RedisStore, StoreError};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestError, TestRunner};
@@ -247,6 +247,7 @@ impl Sim {
             LeaseUse::Ignores => true,
             LeaseUse::Takes | LeaseUse::Frees => job.lease.is_none() || job.lease == owner,
             LeaseUse::NeedsNone => job.lease.is_none(),
+            LeaseUse::Overrides => true,
         };
         // A script that creates the record acts on it as on a new record (`reject`
         // fails only a job it recorded itself).
@@ -279,7 +280,7 @@ impl Sim {
         };
         match event.lease() {
             LeaseUse::Takes => job.lease = owner,
-            LeaseUse::Frees => job.lease = None,
+            LeaseUse::Frees | LeaseUse::Overrides => job.lease = None,
             LeaseUse::Ignores | LeaseUse::NeedsNone => {}
         }
         match *step {
@@ -402,7 +403,12 @@ impl Case<'_> {
             },
             Step::Attempt(j, o) => {
                 let breaker = names.breaker_key(ACCOUNT);
-                match s.count_attempt(&id(j), o.name(), LEASE, &breaker).await {
+                let gate = Gate {
+                    batch: self.batch,
+                    breaker: &breaker,
+                    estimate: fluxq_common::MicroUsd(0),
+                };
+                match s.count_attempt(&id(j), &gate, o.name(), LEASE).await {
                     Ok(Counted::Attempt(n)) => {
                         same("attempts", n.to_string(), m.jobs[j].attempts.to_string())?;
                         Verdict::Accepted
@@ -416,6 +422,9 @@ impl Case<'_> {
                             format!("{:?}", m.jobs[j].status),
                         )?;
                         Verdict::Status
+                    }
+                    Ok(Counted::Cancelled { reason, .. }) => {
+                        return Err(format!("the gate cancelled a job of no cancelled batch: {reason}"));
                     }
                     Ok(Counted::TaskRecorded(t)) => {
                         same(
@@ -803,7 +812,12 @@ fn charge() -> impl Strategy<Value = u64> {
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    let finals = proptest::sample::select(JobStatus::FINAL.to_vec());
+    // `cancelled` is entered by the cancel scripts and the gate, not `finish`.
+    let finals = proptest::sample::select(vec![
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Moderated,
+    ]);
     prop_oneof![
         1 => job().prop_map(Step::Create),
         4 => (job(), owner()).prop_map(|(j, o)| Step::Claim(j, o)),

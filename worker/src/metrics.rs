@@ -4,6 +4,7 @@
 
 mod jobs;
 mod money;
+mod spend;
 
 use std::fmt;
 
@@ -32,6 +33,12 @@ struct CostLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    /// `cancel` (`producer cancel`) or `budget` (the batch's budget).
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ProviderLabel {
     provider: &'static str,
 }
@@ -55,6 +62,8 @@ pub struct Metrics {
     invalid_charges: Family<ProviderLabel, Counter>,
     ambiguous_submits: Family<ProviderLabel, Counter>,
     unconfirmed_cost: Family<CostLabels, Counter>,
+    cancelled: Family<ReasonLabel, Counter>,
+    budget_refused: Family<ProviderLabel, Counter>,
 }
 
 impl fmt::Debug for Metrics {
@@ -105,6 +114,8 @@ impl Metrics {
             invalid_charges: Family::default(),
             ambiguous_submits: Family::default(),
             unconfirmed_cost: Family::default(),
+            cancelled: Family::default(),
+            budget_refused: Family::default(),
         };
         let mut r = m.registry;
         r.register(
@@ -172,6 +183,16 @@ impl Metrics {
             "The price-table estimate of submits whose answer was lost, in micro-USD",
             m.unconfirmed_cost.clone(),
         );
+        r.register(
+            "fluxq_jobs_cancelled",
+            "Jobs this worker ended cancelled at the submit gate, by reason (cancel: producer cancel; budget: the batch's budget)",
+            m.cancelled.clone(),
+        );
+        r.register(
+            "fluxq_budget_refused",
+            "Submissions the gate refused because their estimate did not fit in the batch's budget",
+            m.budget_refused.clone(),
+        );
         r.register("fluxq_limiter_wait_seconds", "Wait for a fleet-wide provider slot (FLUXQ_PROVIDER_CONCURRENCY) and the submit rate before a submit", m.limiter_wait.clone());
         let m = Self { registry: r, ..m };
         m.zero_known_series();
@@ -181,6 +202,9 @@ impl Metrics {
     /// Creates the series of every provider, model and final status at 0, so that
     /// `rate()` and alerts see them before the first job.
     fn zero_known_series(&self) {
+        for reason in ["cancel", "budget"] {
+            self.cancelled.get_or_create_owned(&ReasonLabel { reason });
+        }
         for provider in crate::provider::REGISTERED.iter().map(|r| r.kind) {
             let p = ProviderLabel {
                 provider: provider.as_str(),
@@ -191,6 +215,7 @@ impl Metrics {
             self.throttled.get_or_create_owned(&p);
             self.invalid_charges.get_or_create_owned(&p);
             self.ambiguous_submits.get_or_create_owned(&p);
+            self.budget_refused.get_or_create_owned(&p);
             for model in Model::ALL {
                 let (provider, model) = (p.provider.to_owned(), model.as_str().to_owned());
                 let cost = CostLabels {
@@ -199,11 +224,7 @@ impl Metrics {
                 };
                 self.unconfirmed_cost.get_or_create_owned(&cost);
                 self.cost.get_or_create_owned(&cost);
-                for status in [
-                    JobStatus::Succeeded,
-                    JobStatus::Failed,
-                    JobStatus::Moderated,
-                ] {
+                for status in JobStatus::FINAL {
                     let labels = FinishedLabels {
                         status: status.as_str(),
                         provider: provider.clone(),
@@ -246,6 +267,8 @@ mod tests {
             "fluxq_invalid_charges_total{provider=\"bfl\"} 0",
             "fluxq_ambiguous_submits_total{provider=\"bfl\"} 0",
             "fluxq_unconfirmed_cost_micro_usd_total{provider=\"bfl\",model=\"flux-2-pro\"} 0",
+            "fluxq_jobs_cancelled_total{reason=\"budget\"} 0",
+            "fluxq_budget_refused_total{provider=\"bfl\"} 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

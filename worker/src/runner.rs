@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fluxq_common::job::{readable_batch, readable_id};
-use fluxq_common::{Failure, JobMessage, JobSpec, Lane};
+use fluxq_common::{Failure, JobMessage, JobSpec, JobStatus, Lane};
 use fluxq_wire::amqp::{MAX_RETURNS, REFRESH_AT};
 use fluxq_wire::headers::{self, HDR_ATTEMPTS};
 use fluxq_wire::store::Claim;
@@ -156,6 +156,9 @@ async fn process(
     span.record("provider", spec.provider.as_str());
     async move {
         match ctx.store.claim(&spec, owner, ctx.lease).await? {
+            Claim::Final(JobStatus::Cancelled) => {
+                conclude::cancelled::park(ctx, d, lane, &spec.id).await
+            }
             Claim::Final(status) => {
                 // The outcome this delivery acknowledges must be as durable as asked,
                 // even if another delivery wrote it.

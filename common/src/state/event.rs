@@ -53,6 +53,15 @@ pub enum JobEvent {
     /// again, attempts back to 0, its batch's `failed` count and cost taken back
     /// (reply 1). Refused (0) unless the job is `failed`.
     Reopen,
+    /// `cancel_batch`, `cancel_job`, or `attempt` refusing a job of a cancelled batch
+    /// or one whose reservation does not fit its batch's budget: the job ends
+    /// `cancelled` (reply 1, as `finish` does). Refused if the job is final; the
+    /// cancel scripts also leave a job with a provider task or a submission in flight
+    /// to its worker.
+    Cancel,
+    /// `resume` (or `budget` raised): a `cancelled` job is `queued` again, its batch's
+    /// `cancelled` count and cost taken back. Refused unless the job is `cancelled`.
+    Resume,
 }
 
 /// What an event's script does with the job's lease (`{ns}:lease:{id}`). An event the
@@ -70,11 +79,13 @@ pub enum LeaseUse {
     Frees,
     /// Refused while any execution holds the lease, as it runs for none (`reject`).
     NeedsNone,
+    /// Accepted whoever holds the lease, and frees it (`cancel`).
+    Overrides,
 }
 
 impl JobEvent {
     /// Every event, for tests that drive the scripts with random sequences.
-    pub const ALL: [JobEvent; 11] = [
+    pub const ALL: [JobEvent; 13] = [
         JobEvent::Create,
         JobEvent::Start,
         JobEvent::Attempt,
@@ -86,6 +97,8 @@ impl JobEvent {
         JobEvent::Moderate,
         JobEvent::Reject,
         JobEvent::Reopen,
+        JobEvent::Cancel,
+        JobEvent::Resume,
     ];
 
     /// How the event's script treats the job's lease. The status checks come first
@@ -93,9 +106,14 @@ impl JobEvent {
     /// refusal changes nothing.
     pub fn lease(self) -> LeaseUse {
         match self {
-            JobEvent::Create | JobEvent::Task | JobEvent::ResultCharge | JobEvent::Reopen => {
-                LeaseUse::Ignores
-            }
+            JobEvent::Create
+            | JobEvent::Task
+            | JobEvent::ResultCharge
+            | JobEvent::Reopen
+            | JobEvent::Resume => LeaseUse::Ignores,
+            // Cancelling is an operator's act: it ends a job whoever holds the lease
+            // (before the gate, so nothing is in flight) and frees the lease.
+            JobEvent::Cancel => LeaseUse::Overrides,
             JobEvent::Start | JobEvent::Attempt => LeaseUse::Takes,
             JobEvent::Retry | JobEvent::Succeed | JobEvent::Fail | JobEvent::Moderate => {
                 LeaseUse::Frees

@@ -10,8 +10,12 @@
 //!     ├── Retry ──────────▶ retrying
 //!     ├── Succeed ────────▶ succeeded
 //!     ├── Fail, Reject ───▶ failed ── Reopen (producer replay-dead) ──▶ queued
-//!     └── Moderate ───────▶ moderated
+//!     ├── Moderate ───────▶ moderated
+//!     └── Cancel ─────────▶ cancelled ── Resume (producer resume, budget raised) ──▶ queued
 //! ```
+//! `Cancel` is `producer cancel` (of a job with no provider task and no submission in
+//! flight) or the submit gate refusing a job of a cancelled batch or one over its
+//! batch's budget.
 //! An open status accepts every event but `Create` and `Reopen`, and goes where the
 //! arrow points whatever it was: `running → running` is a redelivered job resumed,
 //! and a job can end from `queued` or `retrying` too (an execution whose lease lapsed
@@ -45,6 +49,8 @@ pub enum JobStatus {
     Succeeded,
     Failed,
     Moderated,
+    /// Cancelled before it was submitted (`producer cancel`, or its batch's budget).
+    Cancelled,
 }
 
 /// An event that is not allowed in the job's current status; its script refuses it
@@ -57,19 +63,21 @@ pub struct InvalidTransition {
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 6] = [
+    pub const ALL: [JobStatus; 7] = [
         JobStatus::Queued,
         JobStatus::Running,
         JobStatus::Retrying,
         JobStatus::Succeeded,
         JobStatus::Failed,
         JobStatus::Moderated,
+        JobStatus::Cancelled,
     ];
     /// The statuses a job ends in; each moves one batch counter of the same name.
-    pub const FINAL: [JobStatus; 3] = [
+    pub const FINAL: [JobStatus; 4] = [
         JobStatus::Succeeded,
         JobStatus::Failed,
         JobStatus::Moderated,
+        JobStatus::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +88,7 @@ impl JobStatus {
             JobStatus::Succeeded => "succeeded",
             JobStatus::Failed => "failed",
             JobStatus::Moderated => "moderated",
+            JobStatus::Cancelled => "cancelled",
         }
     }
 
@@ -106,7 +115,9 @@ impl JobStatus {
             E::Succeed if open => S::Succeeded,
             E::Fail if open => S::Failed,
             E::Moderate if open => S::Moderated,
+            E::Cancel if open => S::Cancelled,
             E::Reopen if self == S::Failed => S::Queued,
+            E::Resume if self == S::Cancelled => S::Queued,
             _ => return Err(InvalidTransition { from: self, event }),
         };
         Ok(next)

@@ -14,9 +14,10 @@ const RETRYING: Option<S> = Some(S::Retrying);
 const SUCCEEDED: Option<S> = Some(S::Succeeded);
 const FAILED: Option<S> = Some(S::Failed);
 const MODERATED: Option<S> = Some(S::Moderated);
+const CANCELLED: Option<S> = Some(S::Cancelled);
 
 /// The columns of [`TABLE`], in this order.
-const EVENTS: [E; 11] = [
+const EVENTS: [E; 13] = [
     E::Create,
     E::Start,
     E::Attempt,
@@ -28,18 +29,21 @@ const EVENTS: [E; 11] = [
     E::Moderate,
     E::Reject,
     E::Reopen,
+    E::Cancel,
+    E::Resume,
 ];
 
 /// What each script does to each status: the status after, or `NO` if it refuses.
 #[rustfmt::skip]
-const TABLE: [(S, [Option<S>; 11]); 6] = [
-    //            Create Start    Attempt    Task       ResultCharge Retry     Succeed    Fail    Moderate   Reject  Reopen
-    (S::Queued,    [NO, RUNNING, QUEUED,    QUEUED,    QUEUED,    RETRYING, SUCCEEDED, FAILED, MODERATED, NO,     NO]),
-    (S::Running,   [NO, RUNNING, RUNNING,   RUNNING,   RUNNING,   RETRYING, SUCCEEDED, FAILED, MODERATED, NO,     NO]),
-    (S::Retrying,  [NO, RUNNING, RETRYING,  RETRYING,  RETRYING,  RETRYING, SUCCEEDED, FAILED, MODERATED, NO,     NO]),
-    (S::Succeeded, [NO, NO,      NO,        SUCCEEDED, NO,        NO,       NO,        NO,     NO,        NO,     NO]),
-    (S::Failed,    [NO, NO,      NO,        FAILED,    NO,        NO,       NO,        NO,     NO,        NO,     QUEUED]),
-    (S::Moderated, [NO, NO,      NO,        MODERATED, NO,        NO,       NO,        NO,     NO,        NO,     NO]),
+const TABLE: [(S, [Option<S>; 13]); 7] = [
+    //            Create Start    Attempt    Task       ResultCharge Retry     Succeed    Fail    Moderate   Reject  Reopen  Cancel     Resume
+    (S::Queued,    [NO, RUNNING, QUEUED,    QUEUED,    QUEUED,    RETRYING, SUCCEEDED, FAILED, MODERATED, NO,     NO,     CANCELLED, NO]),
+    (S::Running,   [NO, RUNNING, RUNNING,   RUNNING,   RUNNING,   RETRYING, SUCCEEDED, FAILED, MODERATED, NO,     NO,     CANCELLED, NO]),
+    (S::Retrying,  [NO, RUNNING, RETRYING,  RETRYING,  RETRYING,  RETRYING, SUCCEEDED, FAILED, MODERATED, NO,     NO,     CANCELLED, NO]),
+    (S::Succeeded, [NO, NO,      NO,        SUCCEEDED, NO,        NO,       NO,        NO,     NO,        NO,     NO,     NO,        NO]),
+    (S::Failed,    [NO, NO,      NO,        FAILED,    NO,        NO,       NO,        NO,     NO,        NO,     QUEUED, NO,        NO]),
+    (S::Moderated, [NO, NO,      NO,        MODERATED, NO,        NO,       NO,        NO,     NO,        NO,     NO,     NO,        NO]),
+    (S::Cancelled, [NO, NO,      NO,        CANCELLED, NO,        NO,       NO,        NO,     NO,        NO,     NO,     NO,        QUEUED]),
 ];
 
 #[test]
@@ -79,6 +83,8 @@ fn every_event_is_listed_once() {
         E::Moderate => 8,
         E::Reject => 9,
         E::Reopen => 10,
+        E::Cancel => 11,
+        E::Resume => 12,
     };
     for (i, e) in E::ALL.into_iter().enumerate() {
         assert_eq!(column(e), i, "{e:?}");
@@ -102,10 +108,11 @@ fn only_create_start_and_reject_make_a_record() {
 fn each_event_uses_the_lease_as_its_script_does() {
     for event in E::ALL {
         let expected = match event {
-            E::Create | E::Task | E::ResultCharge | E::Reopen => LeaseUse::Ignores,
+            E::Create | E::Task | E::ResultCharge | E::Reopen | E::Resume => LeaseUse::Ignores,
             E::Start | E::Attempt => LeaseUse::Takes,
             E::Retry | E::Succeed | E::Fail | E::Moderate => LeaseUse::Frees,
             E::Reject => LeaseUse::NeedsNone,
+            E::Cancel => LeaseUse::Overrides,
         };
         assert_eq!(event.lease(), expected, "{event:?}");
     }
@@ -142,12 +149,12 @@ proptest! {
             if next.is_final() && !status.is_final() {
                 finals += 1;
             }
-            if event == E::Reopen {
-                prop_assert_eq!((status, next), (S::Failed, S::Queued));
+            if event == E::Reopen || event == E::Resume {
+                prop_assert!(status.is_final() && next == S::Queued);
                 finals -= 1;
             }
-            if status.is_final() && event != E::Reopen {
-                prop_assert_eq!(next, status, "a final status moves only by Reopen");
+            if status.is_final() && event != E::Reopen && event != E::Resume {
+                prop_assert_eq!(next, status, "a final status moves only by Reopen or Resume");
             }
             status = next;
         }

@@ -1,10 +1,10 @@
 -- The one library of fluxq's Redis scripts: prepended to every script by
 -- `fluxq_wire::lua::script`, so each rule of the job record is written once here.
 
--- Whether a status is final (`succeeded`, `failed`, `moderated`): a final job
--- accepts no further change to its status, counters, cost or event.
+-- Whether a status is final (`succeeded`, `failed`, `moderated`, `cancelled`): a
+-- final job accepts no further change to its status, counters, cost or event.
 local function is_final(st)
-  return st == 'succeeded' or st == 'failed' or st == 'moderated'
+  return st == 'succeeded' or st == 'failed' or st == 'moderated' or st == 'cancelled'
 end
 
 -- Whether `owner` may act on a job whose lease is held by `holder` (the lease key's
@@ -36,9 +36,11 @@ local function create_record(job, batch, index, batches, now, provider, model, b
   if metadata ~= '' then redis.call('HSET', job, 'metadata', metadata) end
   if fingerprint and fingerprint ~= '' then redis.call('HSET', job, 'fingerprint', fingerprint) end
   if bname ~= '' then
-    if redis.call('EXISTS', batch) == 0 then
+    -- A budget set before the first job (`producer submit --budget-usd`) makes the
+    -- hash without its counters.
+    if redis.call('HEXISTS', batch, 'total') == 0 then
       redis.call('HSET', batch, 'total', 0, 'succeeded', 0, 'failed', 0, 'moderated', 0,
-        'cost_micro_usd', 0, 'created_at', now)
+        'cancelled', 0, 'cost_micro_usd', 0, 'reserved_micro_usd', 0, 'created_at', now)
     end
     local place = redis.call('HINCRBY', batch, 'total', 1)
     redis.call('HDEL', batch, 'finished_at')
@@ -64,6 +66,10 @@ local function finish_job(job, batch, lease, events, failed_set, owner, status, 
   if not lease_is_ours(holder, owner) then return {-1} end
   local charged = redis.call('HGET', job, 'charged_micro_usd') or '0'
   local cost = fmt_usd(charged)
+  -- The job's reservation (its pending submission and charges not yet in the batch's
+  -- cost) is released: its charge is counted in the cost below instead.
+  local reserved = tonumber(redis.call('HGET', job, 'reserved_micro_usd') or '0') or 0
+  redis.call('HDEL', job, 'reserved_micro_usd', 'submit_pending')
   redis.call('HSET', job, 'status', status, 'updated_at', now, 'finished_at', now, 'cost_usd', cost)
   if err ~= '' then redis.call('HSET', job, 'error', err) end
   if image_url ~= '' then redis.call('HSET', job, 'image_url', image_url) end
@@ -71,16 +77,78 @@ local function finish_job(job, batch, lease, events, failed_set, owner, status, 
   if bname ~= '' then
     redis.call('HINCRBY', batch, status, 1)
     redis.call('HINCRBY', batch, 'cost_micro_usd', charged)
+    if reserved ~= 0 then redis.call('HINCRBY', batch, 'reserved_micro_usd', -reserved) end
     -- What the batch's cost holds for this job: a task recorded after the job became
     -- final adds to `charged_micro_usd` only, so `reopen` gives back this, not that.
     redis.call('HSET', job, 'counted_micro_usd', charged)
     if status == 'failed' then redis.call('SADD', failed_set, id) end
-    local b = redis.call('HMGET', batch, 'total', 'succeeded', 'failed', 'moderated')
+    local b = redis.call('HMGET', batch, 'total', 'succeeded', 'failed', 'moderated', 'cancelled')
     local done = (tonumber(b[2]) or 0) + (tonumber(b[3]) or 0) + (tonumber(b[4]) or 0)
+      + (tonumber(b[5]) or 0)
     if done >= (tonumber(b[1]) or 0) then redis.call('HSET', batch, 'finished_at', now) end
   end
   redis.call('XADD', events, '*', 'id', id, 'batch', bname, 'status', status, 'cost_usd', cost,
     'image_url', image_url, 'image_path', image_path, 'error', err)
   if holder then redis.call('DEL', lease) end
   return {1, tonumber(charged)}
+end
+
+-- Money held for a job of a batch (`reserved_micro_usd`, on the job and summed on its
+-- batch): the estimate of a submission that passed the gate (`submit_pending`) until
+-- its charge is known, then its charges until the job is final and they are in the
+-- batch's cost. A budget admits a submission only if its estimate fits in
+-- budget - cost - reserved - unconfirmed.
+
+-- The batch hash and name of the job's record ('' for a job in no batch): the key is
+-- the job key's namespace (`{ns}:job:{id}`) and the record's batch.
+local function batch_of(job)
+  local b = redis.call('HGET', job, 'batch') or ''
+  if b == '' then return '', '' end
+  return string.sub(job, 1, #job - 41) .. ':batch:' .. b, b
+end
+
+-- Adds `delta` micro-USD to the job's reservation and its batch's.
+local function reserve(job, batch, bname, delta)
+  if delta == 0 then return end
+  redis.call('HINCRBY', job, 'reserved_micro_usd', delta)
+  if bname ~= '' then redis.call('HINCRBY', batch, 'reserved_micro_usd', delta) end
+end
+
+-- A submission that passed the gate ended without a task (refused, failed, answer
+-- lost): its estimate is no longer held.
+local function release_pending(job)
+  local p = tonumber(redis.call('HGET', job, 'submit_pending') or '')
+  if not p then return end
+  redis.call('HDEL', job, 'submit_pending')
+  local batch, bname = batch_of(job)
+  reserve(job, batch, bname, -p)
+end
+
+-- Ends an open job `cancelled` (finish_job, whoever holds the lease) with `error`
+-- "cancelled: <reason>"; `kind` ('cancel' or 'budget') is kept in `cancel_kind`, so
+-- a raised budget reopens only the jobs it refused. Returns as finish_job does.
+local function cancel_record(job, batch, lease, events, failed_set, now, reason, kind, bname, id)
+  local holder = redis.call('GET', lease)
+  local r = finish_job(job, batch, lease, events, failed_set, holder or '', 'cancelled', now,
+    'cancelled: ' .. reason, '', '', bname, id)
+  if r[1] == 1 then redis.call('HSET', job, 'cancel_kind', kind) end
+  return r
+end
+
+-- Reopens a `cancelled` job (`queued`): its batch's `cancelled` count goes back, and
+-- what its final write added to the batch's cost (charges of earlier submissions)
+-- becomes its reservation again. Returns 1 if reopened, 0 if it was not cancelled.
+local function reopen_cancelled(job, batch, bname, now)
+  if redis.call('HGET', job, 'status') ~= 'cancelled' then return 0 end
+  local counted = tonumber(redis.call('HGET', job, 'counted_micro_usd') or '0') or 0
+  redis.call('HSET', job, 'status', 'queued', 'updated_at', now)
+  redis.call('HDEL', job, 'finished_at', 'error', 'counted_micro_usd', 'cancel_kind',
+    'cancel_reason')
+  if bname ~= '' then
+    redis.call('HINCRBY', batch, 'cancelled', -1)
+    redis.call('HINCRBY', batch, 'cost_micro_usd', -counted)
+    redis.call('HDEL', batch, 'finished_at')
+  end
+  reserve(job, batch, bname, counted)
+  return 1
 end

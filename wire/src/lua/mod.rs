@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use redis::Script;
 
 /// The Lua functions every script may call (`is_final`, `lease_is_ours`, `fmt_usd`,
-/// `create_record`, `finish_job`).
+/// `create_record`, `finish_job`, and the reservation and cancel helpers).
 pub const LIB: &str = include_str!("lib.lua");
 
 /// A script whose body may call the shared library's functions.
@@ -44,6 +44,18 @@ pub struct JobScripts {
     pub repaid: Script,
     /// Counts a submit whose answer was lost, in the job and its batch (`ambiguous.lua`).
     pub ambiguous: Script,
+    /// Cancels a batch, one chunk of its jobs per call (`cancel_batch.lua`).
+    pub cancel_batch: Script,
+    /// Cancels one job, or marks it for the gate if it is in flight (`cancel_job.lua`).
+    pub cancel_job: Script,
+    /// Reopens a batch's cancelled jobs, one chunk per call (`resume.lua`).
+    pub resume: Script,
+    /// Reopens one cancelled job (`resume_job.lua`).
+    pub resume_job: Script,
+    /// Sets a batch's budget (`budget.lua`).
+    pub budget: Script,
+    /// Keeps a cancelled job's message for a resume (`park.lua`).
+    pub park: Script,
 }
 
 impl std::fmt::Debug for JobScripts {
@@ -66,6 +78,12 @@ static JOB_SCRIPTS: LazyLock<JobScripts> = LazyLock::new(|| JobScripts {
     result_charge: script(include_str!("result_charge.lua")),
     repaid: script(include_str!("repaid.lua")),
     ambiguous: script(include_str!("ambiguous.lua")),
+    cancel_batch: script(include_str!("cancel_batch.lua")),
+    cancel_job: script(include_str!("cancel_job.lua")),
+    resume: script(include_str!("resume.lua")),
+    resume_job: script(include_str!("resume_job.lua")),
+    budget: script(include_str!("budget.lua")),
+    park: script(include_str!("park.lua")),
 });
 
 impl JobScripts {

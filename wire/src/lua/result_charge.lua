@@ -11,6 +11,9 @@ local list = ARGV[1]
 if seen ~= '' then list = seen .. ' ' .. ARGV[1] end
 redis.call('HSET', KEYS[1], 'result_charged_tasks', list, 'updated_at', ARGV[3])
 local c = redis.call('HINCRBY', KEYS[1], 'charged_micro_usd', ARGV[2])
+-- Held against the batch's budget until the job is final (lib.lua).
+local batch, bname = batch_of(KEYS[1])
+reserve(KEYS[1], batch, bname, tonumber(ARGV[2]) or 0)
 redis.call('HSET', KEYS[1], 'cost_usd', fmt_usd(c))
 if ARGV[4] and ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'charge_error', ARGV[4]) end
 return 1

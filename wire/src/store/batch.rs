@@ -17,7 +17,16 @@ pub struct BatchStatus {
     pub succeeded: u64,
     pub failed: u64,
     pub moderated: u64,
+    /// Jobs cancelled before they were submitted (`producer cancel`, the budget).
+    pub cancelled: u64,
     pub cost: MicroUsd,
+    /// The batch's budget (`budget_micro_usd`), if it has one.
+    pub budget: Option<MicroUsd>,
+    /// Held for submissions in flight and charges of jobs not final yet
+    /// (`reserved_micro_usd`): counted against the budget besides `cost`.
+    pub reserved: MicroUsd,
+    /// Why the batch was cancelled (`{ns}:cancelled:{batch}`), if it was.
+    pub cancel_reason: Option<String>,
     /// Submits sent whose answer was lost (`ambiguous_submits`): possibly charged.
     pub ambiguous_submits: u64,
     /// Their price-table estimate (`unconfirmed_cost_micro_usd`): not in `cost`.
@@ -29,7 +38,7 @@ pub struct BatchStatus {
 impl BatchStatus {
     /// Jobs that reached a final status.
     pub fn done(&self) -> u64 {
-        self.succeeded + self.failed + self.moderated
+        self.succeeded + self.failed + self.moderated + self.cancelled
     }
 
     pub fn is_finished(&self) -> bool {
@@ -90,8 +99,12 @@ impl RedisStore {
     pub async fn batch(&self, batch: &str) -> Result<Option<BatchStatus>, StoreError> {
         let key = self.names.batch_key(batch);
         let mut conn = self.conn.clone();
-        let h: HashMap<String, String> = conn.hgetall(&key).await?;
-        if h.is_empty() {
+        let (h, cancel_reason): (HashMap<String, String>, Option<String>) = redis::pipe()
+            .hgetall(&key)
+            .get(self.names.batch_cancelled_key(batch))
+            .query_async(&mut conn)
+            .await?;
+        if !h.contains_key("total") {
             return Ok(None);
         }
         let num = |f: &str| -> Result<u64, StoreError> {
@@ -107,7 +120,14 @@ impl RedisStore {
             succeeded: num("succeeded")?,
             failed: num("failed")?,
             moderated: num("moderated")?,
+            cancelled: num("cancelled")?,
             cost: MicroUsd(num("cost_micro_usd")?),
+            budget: match h.get("budget_micro_usd") {
+                Some(_) => Some(MicroUsd(num("budget_micro_usd")?)),
+                None => None,
+            },
+            reserved: MicroUsd(num("reserved_micro_usd")?),
+            cancel_reason,
             ambiguous_submits: num("ambiguous_submits")?,
             unconfirmed: MicroUsd(num("unconfirmed_cost_micro_usd")?),
             created_at: h.get("created_at").cloned(),

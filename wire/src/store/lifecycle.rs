@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use fluxq_common::{Charge, JobSpec, JobStatus};
+use fluxq_common::{Charge, JobSpec, JobStatus, MicroUsd};
 use uuid::Uuid;
 
 use super::{
-    Claim, Counted, Finished, Outcome, RedisStore, StoreError, TaskRef, Written, now_rfc3339,
+    Claim, Counted, Finished, Gate, Outcome, RedisStore, StoreError, TaskRef, Written,
+    now_rfc3339,
 };
 
 impl RedisStore {
@@ -91,50 +92,80 @@ impl RedisStore {
 
     /// Counts a submission about to be sent, if it may be sent now (see
     /// [`Counted`]): the job is not final, the lease is ours (re-taken for `lease` if
-    /// it lapsed and nobody took it), no task is recorded, and the account's breaker
-    /// (the hash at `breaker`) is closed. Checked in one step with the count, so no
-    /// submission is sent once any worker has opened the breaker or finished the job.
+    /// it lapsed and nobody took it), no task is recorded, neither the job nor its
+    /// batch is cancelled, the account's breaker (the hash at `breaker`) is closed,
+    /// and the submission's price-table `estimate` fits in its batch's budget (it is
+    /// reserved until its charge is known). Checked in one step with the count, so no
+    /// submission is sent once any worker has opened the breaker or finished the job,
+    /// or once `producer cancel` has marked the batch. A job refused for a cancel or
+    /// the budget is `cancelled` by the same step ([`Counted::Cancelled`]).
     pub async fn count_attempt(
         &self,
         id: &Uuid,
+        gate: &Gate<'_>,
         owner: &str,
         lease: Duration,
-        breaker: &str,
     ) -> Result<Counted, StoreError> {
-        let (code, detail) = self.attempt(id, owner, breaker, 1, lease).await?;
+        let (code, detail) = self.attempt(id, gate, owner, 1, lease).await?;
+        let cancelled = matches!(code, -5 | -6);
+        if cancelled {
+            self.durable().await?;
+        }
         Ok(match code {
             -2 => Counted::Blocked(detail),
             -3 => JobStatus::parse(&detail).map_or(Counted::NotOurs, Counted::Final),
             -4 => Counted::TaskRecorded(detail),
+            -5 => Counted::Cancelled {
+                reason: detail,
+                budget: false,
+            },
+            -6 => Counted::Cancelled {
+                reason: detail,
+                budget: true,
+            },
             n => u32::try_from(n).map_or(Counted::NotOurs, Counted::Attempt),
         })
     }
 
     /// Takes back a counted submission the provider refused without creating a task
-    /// (429, 402/403). `None` if another execution holds the lease.
+    /// (429, 402/403), releasing its reservation. `None` if another execution holds
+    /// the lease.
     pub async fn uncount_attempt(&self, id: &Uuid, owner: &str) -> Result<Option<u32>, StoreError> {
-        let (code, _) = self.attempt(id, owner, "", -1, Duration::ZERO).await?;
+        let gate = Gate {
+            batch: None,
+            breaker: "",
+            estimate: MicroUsd(0),
+        };
+        let (code, _) = self.attempt(id, &gate, owner, -1, Duration::ZERO).await?;
         Ok(u32::try_from(code).ok())
     }
 
     async fn attempt(
         &self,
         id: &Uuid,
+        gate: &Gate<'_>,
         owner: &str,
-        breaker: &str,
         delta: i64,
         lease: Duration,
     ) -> Result<(i64, String), StoreError> {
+        let b = gate.batch.unwrap_or("");
         Ok(self
             .scripts
             .attempt
             .key(self.names.job_key(id))
             .key(self.names.lease_key(id))
-            .key(breaker)
+            .key(gate.breaker)
+            .key(self.names.batch_key(b))
+            .key(self.names.batch_cancelled_key(b))
+            .key(self.names.events_key())
+            .key(self.names.batch_failed_key(b))
             .arg(owner)
             .arg(delta)
             .arg(now_rfc3339())
             .arg(lease.as_millis().max(1) as u64)
+            .arg(gate.estimate.0)
+            .arg(b)
+            .arg(id.to_string())
             .invoke_async(&mut self.conn.clone())
             .await?)
     }

@@ -10,6 +10,7 @@
 //! - [`results`]: Runware task UUIDs, charges reported with results, image lists,
 //!   paid images not downloaded, submits whose answer was lost.
 //! - [`batch`]: creating queued records, batch counters, failed jobs, reopening.
+//! - [`spend`]: cancelling and resuming batches and jobs, budgets, parked messages.
 //! - [`durable`]: waiting for replicas (and the AOF) after outcome writes.
 
 use std::sync::Arc;
@@ -21,12 +22,14 @@ pub use crate::redis::{StoreError, connect, now_rfc3339};
 pub use batch::{BatchStatus, FailedJob};
 pub use durable::{MAX_WAIT, WaitFor};
 pub use results::Ambiguous;
-pub use types::{Claim, Counted, Finished, Outcome, TaskRef, Written};
+pub use spend::{BatchCancel, JobCancel, JobResume, Parked};
+pub use types::{Claim, Counted, Finished, Gate, Outcome, TaskRef, Written};
 
 mod batch;
 mod durable;
 mod lifecycle;
 mod results;
+mod spend;
 mod types;
 
 use crate::lua::JobScripts;

@@ -23,6 +23,22 @@ pub enum Counted {
     /// A provider task is recorded for the job (by an execution whose lease lapsed):
     /// it is to be resumed, not paid for again.
     TaskRecorded(String),
+    /// Refused and ended `cancelled` in the same step: its batch (or the job) was
+    /// cancelled (`budget` false), or its estimate did not fit in its batch's budget
+    /// (`budget` true). `reason` is the cancel's reason or `budget: batch budget of X
+    /// USD reached`. The message is acknowledged, not dead-lettered.
+    Cancelled { reason: String, budget: bool },
+}
+
+/// What the submit gate checks besides the job itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Gate<'a> {
+    /// The job's batch (its cancel mark and budget).
+    pub batch: Option<&'a str>,
+    /// The key of the provider account's breaker hash.
+    pub breaker: &'a str,
+    /// The submission's price-table estimate, reserved against the batch's budget.
+    pub estimate: MicroUsd,
 }
 
 /// What claiming a job found.

@@ -1,7 +1,8 @@
 //! Concluding a delivery: record where its job got to (final, retrying, handed back)
 //! and say how to settle the message ([`settle`]: ack, requeue, a retry through a
-//! delay queue, a dead letter).
+//! delay queue, a dead letter; [`cancelled`]: a cancelled job's message kept).
 
+pub mod cancelled;
 pub mod panicked;
 pub mod settle;
 
@@ -65,6 +66,9 @@ pub async fn conclude(job: &Claimed<'_>, step: Step) -> Result<Settle, ConcludeE
             ctx.store.release_lease(&spec.id, owner).await?;
             info!("Handing the job back; its provider task is recorded for the next worker.");
             Ok(Settle::HandBack)
+        }
+        Step::AlreadyFinal(JobStatus::Cancelled) => {
+            cancelled::park(ctx, job.delivery, job.lane, &spec.id).await
         }
         Step::AlreadyFinal(status) => {
             debug!(%status, "Another delivery finished the job meanwhile; acknowledging.");

@@ -15,7 +15,7 @@ use crate::Ctx;
 use crate::limiter::Slot;
 use crate::provider::{Provider, Task};
 use fluxq_wire::StoreError;
-use fluxq_wire::store::{Counted, TaskRef};
+use fluxq_wire::store::{Counted, Gate, TaskRef};
 
 /// Throttled answers in a row one delivery takes before it goes to a delay queue.
 const MAX_THROTTLED_IN_A_ROW: u32 = 20;
@@ -29,7 +29,9 @@ pub(super) enum Submit {
 
 /// Takes a provider slot (waiting behind the fleet's limit, its cool-down and the
 /// submit rate), counts the attempt if the submission may be sent now (see
-/// [`Counted`]: the breaker, the job's lease and state are checked in that step) and
+/// [`Counted`]: the breaker, the job's lease and state, its batch's cancel mark and
+/// budget are checked in that step; a job refused for a cancel or the budget is
+/// `cancelled` by it) and
 /// submits. A 429 shrinks the fleet's limit and is tried again after the cool-down
 /// without counting an attempt; a 402/403 opens the breaker and hands the job back.
 pub(super) async fn submit(
@@ -58,9 +60,14 @@ pub(super) async fn submit(
         };
         limits.submit_rate.wait().await;
         ctx.metrics.limiter_waited(waited.elapsed());
+        let gate = Gate {
+            batch: spec.batch.as_deref(),
+            breaker: limits.breaker.key(),
+            estimate: money::submit_estimate(spec),
+        };
         let n = match ctx
             .store
-            .count_attempt(&spec.id, owner, ctx.lease, limits.breaker.key())
+            .count_attempt(&spec.id, &gate, owner, ctx.lease)
             .await?
         {
             Counted::Attempt(n) => n,
@@ -70,6 +77,12 @@ pub(super) async fn submit(
             Counted::TaskRecorded(task_id) => {
                 info!(%task_id, "A provider task was recorded for this job meanwhile; handing it back to be resumed.");
                 return Ok(Submit::Stop(Step::HandBack));
+            }
+            Counted::Cancelled { reason, budget } => {
+                drop(slot);
+                ctx.metrics.gate_cancelled(spec.provider, budget);
+                info!(%reason, budget, "The submit gate refused the job; it is cancelled.");
+                return Ok(Submit::Stop(Step::AlreadyFinal(fluxq_common::JobStatus::Cancelled)));
             }
         };
         *attempts = n;
