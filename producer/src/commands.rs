@@ -42,6 +42,8 @@ pub enum CommandError {
     Serve(#[from] crate::http::ServeError),
     #[error(transparent)]
     Notify(#[from] crate::notify::NotifyError),
+    #[error(transparent)]
+    Spend(#[from] crate::spend::SpendError),
 }
 
 /// Runs one command; reports go to `out`, problems with the input to `err`. The exit
@@ -66,6 +68,7 @@ pub async fn run(
             wait,
             dry_run,
             max_line_bytes,
+            budget_usd,
         } => {
             let input: Box<dyn std::io::Read + Send> = if file == "-" {
                 Box::new(std::io::stdin())
@@ -103,6 +106,10 @@ pub async fn run(
             let mut source = channel_source(&conn.amqp_url, &names);
             source.channel().await.map_err(CommandError::Broker)?;
             let store = store(&conn.redis_url, &names).await?;
+            if let Some(budget) = budget_usd {
+                // Before the first message: no job of the batch is submitted unchecked.
+                store.set_budget(&prepared.batch, budget, true).await?;
+            }
             let lane = Lane::from(lane);
             let n = submit::publish(&prepared, &mut source, &store, &names, lane, provider).await?;
             writeln!(
@@ -158,6 +165,24 @@ pub async fn run(
             write!(out, "{}", status::report(&batch, &s, &failed))?;
             write!(out, "{}", status::limiter_report(&store).await?)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Cancel(args) => {
+            let store = store(&conn.redis_url, &names).await?;
+            Ok(crate::spend::cli::cancel(args, &store, out, err).await?)
+        }
+        Command::Resume(args) => {
+            let store = store(&conn.redis_url, &names).await?;
+            let mut source = channel_source(&conn.amqp_url, &names);
+            let code = crate::spend::cli::resume(args, &store, &mut source, out, err).await;
+            source.close().await;
+            Ok(code?)
+        }
+        Command::Budget(args) => {
+            let store = store(&conn.redis_url, &names).await?;
+            let mut source = channel_source(&conn.amqp_url, &names);
+            let code = crate::spend::cli::budget(args, &store, &mut source, out, err).await;
+            source.close().await;
+            Ok(code?)
         }
         Command::Schema { which } => {
             let doc = crate::http::server::document();

@@ -58,7 +58,18 @@ pub enum Command {
         /// Longest line read, in bytes; a longer one is an error naming its line.
         #[arg(long, default_value_t = crate::submit::DEFAULT_MAX_LINE_BYTES)]
         max_line_bytes: usize,
+        /// The most the batch may spend, in USD, set before anything is published:
+        /// a job whose estimate no longer fits ends `cancelled` (see `producer budget`).
+        #[arg(long, value_parser = crate::spend::cli::parse_usd)]
+        budget_usd: Option<fluxq_common::MicroUsd>,
     },
+    /// Cancels a batch (or one job): nothing of it is submitted from then on; jobs
+    /// not yet submitted end `cancelled`, jobs at the provider finish.
+    Cancel(crate::spend::cli::CancelArgs),
+    /// Reopens the cancelled jobs of a batch (or one job) and publishes them again.
+    Resume(crate::spend::cli::ResumeArgs),
+    /// Sets or raises a batch's budget; raising it reopens the jobs it cancelled.
+    Budget(crate::spend::cli::BudgetArgs),
     /// Publishes dead-lettered jobs again and reopens their failed records.
     ReplayDead {
         /// Only jobs of this batch.

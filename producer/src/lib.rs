@@ -10,6 +10,7 @@
 //! - [`estimate`]: `producer submit --dry-run`, estimated cost by provider and model.
 //! - [`status`]: `producer status` and `--wait` progress.
 //! - [`replay`]: `producer replay-dead`, publishing dead letters again.
+//! - [`spend`]: `producer cancel`, `resume`, `budget`: spend control (also the API's).
 //! - [`read`]: typed views of jobs, batches, accounts, events and dead letters (what
 //!   the HTTP API returns).
 //! - [`http`]: `producer serve`, the HTTP API.
@@ -23,5 +24,6 @@ pub mod lines;
 pub mod notify;
 pub mod read;
 pub mod replay;
+pub mod spend;
 pub mod status;
 pub mod submit;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use fluxq_common::MicroUsd;
 use fluxq_wire::store::{BatchStatus, FailedJob};
 use fluxq_wire::{RedisStore, StoreError};
 
@@ -14,12 +15,13 @@ pub const MAX_LISTED_FAILURES: usize = 50;
 /// without the provider confirming it.
 pub fn summary(batch: &str, s: &BatchStatus) -> String {
     let mut line = format!(
-        "batch {batch}: {} jobs, {} done (succeeded {}, failed {}, moderated {}), cost {} USD",
+        "batch {batch}: {} jobs, {} done (succeeded {}, failed {}, moderated {}, cancelled {}), cost {} USD",
         s.total,
         s.done(),
         s.succeeded,
         s.failed,
         s.moderated,
+        s.cancelled,
         s.cost
     );
     if s.ambiguous_submits > 0 {
@@ -38,12 +40,29 @@ fn unconfirmed(s: &BatchStatus) -> String {
     )
 }
 
+/// `budget X USD, spent Y USD, reserved Z USD` (or `no budget; reserved Z USD`).
+pub fn spend(s: &BatchStatus) -> String {
+    match s.budget {
+        Some(b) => format!(
+            "budget {b} USD, spent {} USD, reserved {} USD (in flight), left {} USD\n",
+            s.cost,
+            s.reserved,
+            MicroUsd(b.0.saturating_sub(s.cost.0 + s.reserved.0 + s.unconfirmed.0))
+        ),
+        None => format!("no budget; reserved {} USD (in flight)\n", s.reserved),
+    }
+}
+
 /// The full report `producer status` prints.
 pub fn report(batch: &str, s: &BatchStatus, failed: &[FailedJob]) -> String {
     let mut out = summary(batch, s);
     out.push('\n');
     if let Some(c) = &s.created_at {
         out.push_str(&format!("created {c}\n"));
+    }
+    out.push_str(&spend(s));
+    if let Some(r) = &s.cancel_reason {
+        out.push_str(&format!("cancelled: {r}\n"));
     }
     match &s.finished_at {
         Some(f) => out.push_str(&format!("finished {f}\n")),
@@ -110,8 +129,8 @@ pub async fn wait(
         bar.set_length(s.total);
         bar.set_position(s.done());
         bar.set_message(format!(
-            "ok {} failed {} moderated {} cost {} USD",
-            s.succeeded, s.failed, s.moderated, s.cost
+            "ok {} failed {} moderated {} cancelled {} cost {} USD",
+            s.succeeded, s.failed, s.moderated, s.cancelled, s.cost
         ));
         if s.is_finished() {
             bar.finish();
@@ -124,7 +143,6 @@ pub async fn wait(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fluxq_common::MicroUsd;
 
     #[test]
     fn submits_possibly_charged_are_shown_with_their_estimate() {

@@ -6,7 +6,8 @@
 //! - [`error`]: the error body every endpoint answers; [`query`]: query strings.
 //! - [`publisher`]: a pool of confirm channels; [`enqueue`]: accepting jobs.
 //! - [`jobs`], [`image`], [`batches`], [`events`], [`dead`], [`accounts`], [`health`]:
-//!   the endpoints, thin over [`crate::read`].
+//!   the endpoints, thin over [`crate::read`]; [`spend`]: cancel, resume, budget,
+//!   thin over [`crate::spend`].
 //! - [`openapi`]: the OpenAPI document and the `/docs` page.
 //! - [`server`]: the router, its limits, and serving until shutdown.
 
@@ -26,6 +27,7 @@ pub mod publisher;
 pub mod query;
 pub mod ratelimit;
 pub mod server;
+pub mod spend;
 
 use std::path::PathBuf;
 use std::sync::Arc;

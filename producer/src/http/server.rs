@@ -25,7 +25,7 @@ use super::openapi::{self, ApiDoc};
 use super::publisher::{Publishers, channel_source};
 use super::ratelimit::RateLimiter;
 use super::{AppState, ServeArgs};
-use super::{accounts, auth, batches, dead, events, health, image, jobs};
+use super::{accounts, auth, batches, dead, events, health, image, jobs, spend};
 
 /// Why the server did not start (or stopped).
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +74,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::get))
         .routes(routes!(image::get))
         .routes(routes!(batches::get))
+        .routes(routes!(spend::cancel_batch))
+        .routes(routes!(spend::cancel_job))
+        .routes(routes!(spend::resume_batch))
+        .routes(routes!(spend::budget))
         .routes(routes!(events::stream))
         .routes(routes!(dead::list))
         .routes(routes!(dead::replay))

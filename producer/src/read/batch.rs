@@ -19,6 +19,8 @@ pub struct BatchView {
     pub succeeded: u64,
     pub failed: u64,
     pub moderated: u64,
+    /// Jobs cancelled before they were submitted (`producer cancel`, the budget).
+    pub cancelled: u64,
     /// Jobs that reached a final status.
     pub done: u64,
     /// Jobs not final yet (queued, running or retrying).
@@ -35,6 +37,13 @@ pub struct BatchView {
     pub unconfirmed_cost_usd: String,
     /// The batch's spending limit in USD, when one is set (`null`: none).
     pub budget_usd: Option<String>,
+    /// Money held for submissions in flight and charges of jobs not final yet, in
+    /// micro-USD (counted against the budget besides the cost).
+    pub reserved_micro_usd: u64,
+    /// The same as a decimal USD string.
+    pub reserved_usd: String,
+    /// Why the batch was cancelled (`null`: it was not).
+    pub cancel_reason: Option<String>,
     /// Whether every job is final.
     pub finished: bool,
     pub created_at: Option<String>,
@@ -49,6 +58,7 @@ impl BatchView {
             succeeded: s.succeeded,
             failed: s.failed,
             moderated: s.moderated,
+            cancelled: s.cancelled,
             done: s.done(),
             pending: s.total.saturating_sub(s.done()),
             cost_micro_usd: s.cost.0,
@@ -56,7 +66,10 @@ impl BatchView {
             ambiguous_submits: s.ambiguous_submits,
             unconfirmed_cost_micro_usd: s.unconfirmed.0,
             unconfirmed_cost_usd: s.unconfirmed.to_string(),
-            budget_usd: None,
+            budget_usd: s.budget.map(|b| b.to_string()),
+            reserved_micro_usd: s.reserved.0,
+            reserved_usd: s.reserved.to_string(),
+            cancel_reason: s.cancel_reason.clone(),
             finished: s.is_finished(),
             created_at: s.created_at.clone(),
             finished_at: s.finished_at.clone(),

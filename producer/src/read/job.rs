@@ -11,7 +11,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct JobView {
     pub id: Uuid,
-    /// `queued`, `running`, `retrying`, `succeeded`, `failed`, `moderated`.
+    /// `queued`, `running`, `retrying`, `succeeded`, `failed`, `moderated`, `cancelled`.
     pub status: String,
     /// Provider submissions made for this job.
     pub attempts: u32,
@@ -40,6 +40,13 @@ pub struct JobView {
     pub updated_at: Option<String>,
     pub submitted_at: Option<String>,
     pub finished_at: Option<String>,
+    /// Money held for the job against its batch's budget (a submission in flight,
+    /// charges not yet in the batch's cost), a decimal USD string; absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_usd: Option<String>,
+    /// Why a `cancelled` job was cancelled: `cancel` (`producer cancel`) or `budget`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_kind: Option<String>,
     /// The job's completion callback, if it asked for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback: Option<CallbackView>,
@@ -90,6 +97,11 @@ impl JobView {
             updated_at: take("updated_at"),
             submitted_at: take("submitted_at"),
             finished_at: take("finished_at"),
+            reserved_usd: take("reserved_micro_usd")
+                .and_then(|m| m.parse::<u64>().ok())
+                .filter(|m| *m > 0)
+                .map(|m| fluxq_common::MicroUsd(m).to_string()),
+            cancel_kind: take("cancel_kind"),
             callback: take("callback_url").map(|url| CallbackView {
                 url,
                 status: take("callback_status"),
