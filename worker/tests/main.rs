@@ -22,3 +22,4 @@ mod runware;
 mod secrets;
 mod shutdown;
 mod slot_pool;
+mod spend;

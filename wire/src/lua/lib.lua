@@ -146,7 +146,7 @@ local function reopen_cancelled(job, batch, bname, now)
     'cancel_reason')
   if bname ~= '' then
     redis.call('HINCRBY', batch, 'cancelled', -1)
-    redis.call('HINCRBY', batch, 'cost_micro_usd', -counted)
+    if counted > 0 then redis.call('HINCRBY', batch, 'cost_micro_usd', -counted) end
     redis.call('HDEL', batch, 'finished_at')
   end
   reserve(job, batch, bname, counted)
