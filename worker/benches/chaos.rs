@@ -16,6 +16,9 @@
 //! Redis does not answer, 10) and `CHAOS_REDIS_KILL=1` (kill Redis and restart it on
 //! its append-only file instead of stopping it) vary it; `scripts/outage` runs it
 //! with a minute of each outage and no kills;
+//! `CHAOS_CANCEL_AT=50` cancels the batch (`producer cancel`) once that percent of
+//! its jobs is final: then `cancelled` counts as done, and the figures add how many
+//! submissions reached the provider after the cancel returned;
 //! `CHAOS_LOG_DIR` keeps each worker's log there (`RUST_LOG` sets their filter).
 //! When a check fails it also prints the records of the unfinished jobs and how many
 //! messages each queue holds.
@@ -106,6 +109,7 @@ async fn main() -> ExitCode {
     let broker_down = Duration::from_secs(env_or("CHAOS_BROKER_DOWN", 2));
     let redis_down = Duration::from_secs(env_or("CHAOS_REDIS_DOWN", 10));
     let redis_kill = env_or("CHAOS_REDIS_KILL", 0) == 1;
+    let cancel_at = env_or("CHAOS_CANCEL_AT", 0);
     let rabbit = servers::Rabbit::start().await;
     let mut redis_srv = servers::Redis::start().await;
     let names = Names::new("chaos").unwrap();
@@ -176,6 +180,7 @@ async fn main() -> ExitCode {
         fleet.spawn();
     }
     let start = Instant::now();
+    let canceller = (cancel_at > 0).then(|| tokio::spawn(cancel_when(recs.clone(), total * cancel_at / 100)));
     let (mut broker_killed, mut redis_stopped) = (false, false);
     let mut kills = 0;
     let deadline = Duration::from_secs(600);
@@ -226,6 +231,14 @@ async fn main() -> ExitCode {
     }
 
     // Figures, from Redis and from what the provider saw.
+    let cancelled_at_ms = match canceller {
+        Some(c) if c.is_finished() => c.await.ok(),
+        Some(c) => {
+            c.abort();
+            None
+        }
+        None => None,
+    };
     let stats = mock.stats();
     let batch = recs.batch("chaos").await.unwrap().unwrap_or_default();
     let mut conn = redis.clone();
@@ -251,7 +264,7 @@ async fn main() -> ExitCode {
         ambiguous_total += ambiguous;
         if status == "failed" && error.contains("answer was lost") {
             failed_for_lost_answers += 1;
-        } else if status != "succeeded" {
+        } else if status != "succeeded" && status != "cancelled" {
             lost += 1;
             unfinished.push((*id, rec.clone()));
         }
@@ -306,10 +319,24 @@ async fn main() -> ExitCode {
         "  records: cost {} + unconfirmed {} micro-USD ({} submits whose answer was lost; batch {}), {failed_for_lost_answers} jobs failed for lost answers",
         batch.cost.0, batch.unconfirmed.0, ambiguous_total, batch.ambiguous_submits
     );
+    if let Some(at) = cancelled_at_ms {
+        let last = stats
+            .submit_times_ms_by_prompt
+            .values()
+            .flatten()
+            .max()
+            .copied()
+            .unwrap_or(0);
+        println!(
+            "  cancel: at {cancel_at}% returned; {} jobs cancelled; last submission {} ms after the cancel returned",
+            batch.cancelled,
+            last as i64 - at as i64
+        );
+    }
     let checks = [
         (
-            "jobs succeeded, or failed only for lost answers",
-            batch.succeeded + failed_for_lost_answers,
+            "jobs succeeded or cancelled, or failed only for lost answers",
+            batch.succeeded + batch.cancelled + failed_for_lost_answers,
             total,
         ),
         ("jobs lost", lost, 0),
@@ -413,4 +440,34 @@ async fn print_queue_depths(url: &str, names: &Names) {
             Err(e) => println!("  queue {q}: {e}"),
         }
     }
+}
+
+/// Cancels the batch once `at` of its jobs are final (retrying through outages);
+/// returns when the cancel returned, in Unix ms.
+async fn cancel_when(recs: RedisStore, at: u64) -> u64 {
+    loop {
+        let done = recs
+            .batch("chaos")
+            .await
+            .ok()
+            .flatten()
+            .map_or(0, |s| s.done());
+        if done >= at {
+            match fluxq_producer::spend::cancel_batch(&recs, "chaos", Some("chaos")).await {
+                Ok(o) => {
+                    let ms = chrono_ms();
+                    println!("  cancel at {done} done: {o}");
+                    return ms;
+                }
+                Err(e) => println!("  cancel failed ({e}); trying again"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn chrono_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
