@@ -13,4 +13,5 @@ mod docs;
 mod enqueue;
 mod events;
 mod server;
+mod spend;
 mod sse;
