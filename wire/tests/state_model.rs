@@ -19,7 +19,9 @@ use fluxq_common::{
     Charge, JobEvent, JobSpec, JobStatus, LeaseUse, MicroUsd, Model, Names, OutputFormat,
     ProviderKind,
 };
-use fluxq_wire::store::{Claim, Counted, Finished, Gate, Outcome, TaskRef, Written, connect};
+use fluxq_wire::store::{
+    Claim, Counted, Finished, Gate, JobCancel, JobResume, Outcome, TaskRef, Written, connect,
+};
 use fluxq_wire::{RedisStore, StoreError};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestError, TestRunner};
@@ -73,6 +75,11 @@ enum Step {
     Release(usize, Owner),
     Expire(usize),
     Breaker(bool),
+    /// `cancel_job`: cancelled now, or (a task or a submission in flight) marked so
+    /// the gate cancels it when it comes back there.
+    Cancel(usize),
+    /// `resume_job`: a cancelled job `queued` again.
+    Resume(usize),
 }
 
 impl Step {
@@ -112,6 +119,10 @@ enum Verdict {
     Charged,
     /// A refusal whose reply does not say why (`result_charge`'s 0).
     Refused,
+    /// `cancel_job`: a task or a submission is in flight; the job is only marked.
+    InFlight,
+    /// `attempt`: the job was marked cancelled; the gate cancelled it.
+    Cancelled,
 }
 
 impl Verdict {
@@ -137,6 +148,12 @@ struct JobModel {
     ambiguous: i64,
     unconfirmed: i64,
     ambiguous_token: Option<usize>,
+    /// `submit_pending`: the estimate of a submission that passed the gate, no task yet.
+    pending: u64,
+    /// `reserved_micro_usd`: the pending estimate and charges not yet in the cost.
+    reserved: i64,
+    /// `cancel_reason` set by a cancel of the job in flight.
+    cancel_flag: bool,
 }
 
 /// The model: `JobStatus::apply` for the status, plus the lease and counters.
@@ -175,6 +192,37 @@ impl Sim {
                     return Some(Verdict::Lease);
                 }
                 job.attempts -= 1;
+                job.reserved -= job.pending as i64;
+                job.pending = 0;
+                Verdict::Accepted
+            }
+            Step::Cancel(j) => {
+                let job = &mut self.jobs[j];
+                let status = job.status?;
+                if status.is_final() {
+                    return Some(Verdict::Status);
+                }
+                if job.task.is_some() || job.pending > 0 {
+                    job.cancel_flag = true;
+                    return Some(Verdict::InFlight);
+                }
+                self.cancel_now(j);
+                Verdict::Accepted
+            }
+            Step::Resume(j) => {
+                let batched = self.batched;
+                let job = &mut self.jobs[j];
+                if job.status? != JobStatus::Cancelled {
+                    return Some(Verdict::Status);
+                }
+                job.status = Some(JobStatus::Queued);
+                job.cancel_flag = false;
+                job.reserved += job.counted as i64;
+                if batched {
+                    *self.finals.entry(JobStatus::Cancelled).or_default() -= 1;
+                    self.cost -= job.counted as i64;
+                }
+                job.counted = 0;
                 Verdict::Accepted
             }
             Step::Renew(j, o) => {
@@ -221,6 +269,30 @@ impl Sim {
         })
     }
 
+    /// A job ends `cancelled` (`cancel_record`: whoever holds the lease).
+    fn cancel_now(&mut self, j: usize) {
+        let batched = self.batched;
+        let job = &mut self.jobs[j];
+        job.status = Some(JobStatus::Cancelled);
+        job.lease = None;
+        job.events.push(JobStatus::Cancelled);
+        job.pending = 0;
+        job.reserved = 0;
+        if batched {
+            job.counted = job.charged;
+            *self.finals.entry(JobStatus::Cancelled).or_default() += 1;
+            self.cost += job.charged as i64;
+        }
+    }
+
+    /// The batch's `reserved_micro_usd`: its open jobs' reservations.
+    fn reserved(&self) -> i64 {
+        if !self.batched {
+            return 0;
+        }
+        self.jobs.iter().map(|j| j.reserved).sum()
+    }
+
     fn event(
         &mut self,
         step: &Step,
@@ -265,6 +337,7 @@ impl Sim {
         } else {
             match *step {
                 Step::Attempt(..) if job.task.is_some() => Some(Verdict::TaskRecorded),
+                Step::Attempt(..) if job.cancel_flag => Some(Verdict::Cancelled),
                 Step::Attempt(..) if breaker_open => Some(Verdict::Breaker),
                 Step::Task(_, t, _) if job.task.as_deref() == Some(TASKS[t]) => {
                     Some(Verdict::TaskRecorded)
@@ -275,6 +348,10 @@ impl Sim {
                 _ => None,
             }
         };
+        if refused == Some(Verdict::Cancelled) {
+            self.cancel_now(j);
+            return refused;
+        }
         let (Ok(next), None) = (next, refused) else {
             return refused;
         };
@@ -284,21 +361,38 @@ impl Sim {
             LeaseUse::Ignores | LeaseUse::NeedsNone => {}
         }
         match *step {
-            Step::Attempt(..) => job.attempts += 1,
+            Step::Attempt(..) => {
+                job.attempts += 1;
+                job.reserved += ESTIMATE as i64 - job.pending as i64;
+                job.pending = ESTIMATE;
+            }
             Step::Task(_, t, c) => {
                 job.task = Some(TASKS[t].to_owned());
                 job.charged += c;
+                if !from.is_final() {
+                    job.reserved += c as i64 - job.pending as i64;
+                    job.pending = 0;
+                }
             }
             Step::ResultCharge(_, t, c) => {
                 job.result_charged.insert(TASKS[t].to_owned());
                 job.charged += c;
+                job.reserved += c as i64;
             }
-            Step::Retry(_, _, false) | Step::Reopen(_) => job.task = None,
+            Step::Retry(..) => {
+                job.reserved -= job.pending as i64;
+                job.pending = 0;
+            }
             _ => {}
+        }
+        if matches!(*step, Step::Retry(_, _, false) | Step::Reopen(_)) {
+            job.task = None;
         }
         job.status = Some(next);
         if next.is_final() && !from.is_final() {
             job.events.push(next);
+            job.reserved = 0;
+            job.pending = 0;
             if self.batched {
                 job.counted = job.charged;
                 *self.finals.entry(next).or_default() += 1;
@@ -406,7 +500,7 @@ impl Case<'_> {
                 let gate = Gate {
                     batch: self.batch,
                     breaker: &breaker,
-                    estimate: fluxq_common::MicroUsd(0),
+                    estimate: MicroUsd(ESTIMATE),
                 };
                 match s.count_attempt(&id(j), &gate, o.name(), LEASE).await {
                     Ok(Counted::Attempt(n)) => {
@@ -423,8 +517,9 @@ impl Case<'_> {
                         )?;
                         Verdict::Status
                     }
+                    Ok(Counted::Cancelled { budget: false, .. }) => Verdict::Cancelled,
                     Ok(Counted::Cancelled { reason, .. }) => {
-                        return Err(format!("the gate cancelled a job of no cancelled batch: {reason}"));
+                        return Err(format!("the gate refused for a budget the batch does not have: {reason}"));
                     }
                     Ok(Counted::TaskRecorded(t)) => {
                         same(
@@ -525,6 +620,17 @@ impl Case<'_> {
                 }
                 Verdict::Accepted
             }
+            Step::Cancel(j) => match s.cancel_job(&id(j), "test").await.map_err(err)? {
+                JobCancel::Cancelled => Verdict::Accepted,
+                JobCancel::InFlight => Verdict::InFlight,
+                JobCancel::Final(_) => Verdict::Status,
+                JobCancel::Missing => return Err("cancel found no record".to_owned()),
+            },
+            Step::Resume(j) => match s.resume_job(&id(j)).await.map_err(err)? {
+                JobResume::Reopened => Verdict::Accepted,
+                JobResume::NotCancelled(_) => Verdict::Status,
+                other => return Err(format!("resume: {other:?}")),
+            },
             Step::Breaker(open) => {
                 let key = names.breaker_key(ACCOUNT);
                 let mut conn = s.connection();
@@ -644,7 +750,14 @@ impl Case<'_> {
                 (m.ambiguous, m.unconfirmed)
             ));
         }
-        let finished = got.0 > 0 && got.1 + got.2 + got.3 >= got.0;
+        let spend = (num("cancelled")?, num("reserved_micro_usd")?);
+        let want_spend = (count(JobStatus::Cancelled), m.reserved());
+        if spend != want_spend {
+            return Err(format!(
+                "batch (cancelled, reserved) {spend:?}, the model's {want_spend:?}"
+            ));
+        }
+        let finished = got.0 > 0 && got.1 + got.2 + got.3 + spend.0 >= got.0;
         if batch.contains_key("finished_at") != finished {
             return Err(format!(
                 "batch finished_at {:?} with {got:?}",
@@ -695,6 +808,16 @@ fn check_job(
     if unconfirmed != want_unconfirmed {
         return Err(format!(
             "job {j} (ambiguous_submits, unconfirmed) {unconfirmed:?}, the model's {want_unconfirmed:?}"
+        ));
+    }
+    let reserved = (
+        field("reserved_micro_usd").unwrap_or("0").to_owned(),
+        field("submit_pending").unwrap_or("0").to_owned(),
+    );
+    let want_reserved = (job.reserved.to_string(), job.pending.to_string());
+    if reserved != want_reserved {
+        return Err(format!(
+            "job {j} (reserved, submit_pending) {reserved:?}, the model's {want_reserved:?}"
         ));
     }
     let want: Vec<&str> = job.events.iter().map(|s| s.as_str()).collect();
@@ -834,6 +957,8 @@ fn step() -> impl Strategy<Value = Step> {
         2 => job().prop_map(Step::Expire),
         2 => (job(), 0..2usize).prop_map(|(j, t)| Step::Ambiguous(j, t)),
         2 => any::<bool>().prop_map(Step::Breaker),
+        2 => job().prop_map(Step::Cancel),
+        2 => job().prop_map(Step::Resume),
     ]
 }
 
@@ -880,6 +1005,8 @@ fn the_scripts_do_what_the_state_model_says() {
                 Verdict::TaskRecorded,
                 Verdict::Breaker,
                 Verdict::Charged,
+                Verdict::InFlight,
+                Verdict::Cancelled,
             ];
             assert_eq!(
                 verdicts,
