@@ -80,7 +80,7 @@ pub(super) async fn submit(
             }
             Counted::Cancelled { reason, budget } => {
                 drop(slot);
-                ctx.metrics.gate_cancelled(spec.provider, budget);
+                ctx.metrics.gate_cancelled(spec, budget);
                 info!(%reason, budget, "The submit gate refused the job; it is cancelled.");
                 return Ok(Submit::Stop(Step::AlreadyFinal(fluxq_common::JobStatus::Cancelled)));
             }
