@@ -519,7 +519,9 @@ impl Case<'_> {
                     }
                     Ok(Counted::Cancelled { budget: false, .. }) => Verdict::Cancelled,
                     Ok(Counted::Cancelled { reason, .. }) => {
-                        return Err(format!("the gate refused for a budget the batch does not have: {reason}"));
+                        return Err(format!(
+                            "the gate refused for a budget the batch does not have: {reason}"
+                        ));
                     }
                     Ok(Counted::TaskRecorded(t)) => {
                         same(

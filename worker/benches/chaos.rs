@@ -180,7 +180,8 @@ async fn main() -> ExitCode {
         fleet.spawn();
     }
     let start = Instant::now();
-    let canceller = (cancel_at > 0).then(|| tokio::spawn(cancel_when(recs.clone(), total * cancel_at / 100)));
+    let canceller =
+        (cancel_at > 0).then(|| tokio::spawn(cancel_when(recs.clone(), total * cancel_at / 100)));
     let (mut broker_killed, mut redis_stopped) = (false, false);
     let mut kills = 0;
     let deadline = Duration::from_secs(600);

@@ -26,8 +26,8 @@ fn workers(h: &Harness, n: usize, concurrency: u16, fleet: u16) -> Vec<WorkerHan
     (0..n)
         .map(|_| {
             let mut c = h.worker_config();
-            c.concurrency = concurrency.try_into().unwrap();
-            c.limits.provider_concurrency = fleet.try_into().unwrap();
+            c.concurrency = concurrency;
+            c.limits.provider_concurrency = fleet;
             h.spawn_worker(c)
         })
         .collect()
@@ -42,8 +42,7 @@ async fn stop(ws: Vec<WorkerHandle>) {
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Every event of the batch, one per job: (id, status).
@@ -59,7 +58,9 @@ async fn events_of(h: &Harness, batch: &str) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_mid_batch_stops_submissions_at_once() {
     let h = Harness::new(fluxq_testkit::fixed_latency(1000)).await;
-    let jobs: Vec<_> = (0..300).map(|n| job(&format!("cancel me {n}"), n)).collect();
+    let jobs: Vec<_> = (0..300)
+        .map(|n| job(&format!("cancel me {n}"), n))
+        .collect();
     h.submit(&jobs, "cancel-mid", Lane::Bulk).await;
     let ws = workers(&h, 3, 32, 48);
     loop {
@@ -81,11 +82,16 @@ async fn cancelling_mid_batch_stops_submissions_at_once() {
     else {
         panic!("{outcome:?}");
     };
-    let s = h.wait_batch("cancel-mid", 300, Duration::from_secs(60)).await;
+    let s = h
+        .wait_batch("cancel-mid", 300, Duration::from_secs(60))
+        .await;
     assert_eq!(s.succeeded + s.cancelled, 300, "{s:?}");
     assert_eq!((s.failed, s.moderated), (0, 0), "{s:?}");
     assert!(s.cancelled >= cancelled, "{s:?} {cancelled}");
-    assert!(s.succeeded >= 100 && s.succeeded <= 100 + in_flight + 48, "{s:?}");
+    assert!(
+        s.succeeded >= 100 && s.succeeded <= 100 + in_flight + 48,
+        "{s:?}"
+    );
     assert!(s.finished_at.is_some());
     let stats = h.stats();
     let last = stats
@@ -120,8 +126,20 @@ async fn cancelling_mid_batch_stops_submissions_at_once() {
         returned as i64 - last as i64
     );
     // Harmless again; says so.
-    let again = spend::cancel_batch(&h.records, "cancel-mid", None).await.unwrap();
-    assert!(matches!(again, CancelOutcome::Cancelled { already: true, cancelled: 0, .. }), "{again:?}");
+    let again = spend::cancel_batch(&h.records, "cancel-mid", None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            again,
+            CancelOutcome::Cancelled {
+                already: true,
+                cancelled: 0,
+                ..
+            }
+        ),
+        "{again:?}"
+    );
     stop(ws).await;
     h.cleanup().await;
 }
@@ -129,7 +147,9 @@ async fn cancelling_mid_batch_stops_submissions_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_budget_admits_exactly_what_fits_and_raising_it_reopens_the_rest() {
     let h = Harness::new(fluxq_testkit::fixed_latency(50)).await;
-    let jobs: Vec<_> = (0..100).map(|n| job_045(&format!("budget {n}"), n)).collect();
+    let jobs: Vec<_> = (0..100)
+        .map(|n| job_045(&format!("budget {n}"), n))
+        .collect();
     h.records
         .set_budget("budget", MicroUsd::parse_usd("1.00").unwrap(), true)
         .await
@@ -141,15 +161,15 @@ async fn a_budget_admits_exactly_what_fits_and_raising_it_reopens_the_rest() {
     assert_eq!(s.cost, MicroUsd(990_000), "{s:?}");
     assert_eq!(s.reserved, MicroUsd(0), "{s:?}");
     assert_eq!(h.stats().submissions, 22);
-    let cancelled = jobs
-        .iter()
-        .map(id_of)
-        .collect::<Vec<_>>();
+    let cancelled = jobs.iter().map(id_of).collect::<Vec<_>>();
     let mut budget_errors = 0;
     for id in &cancelled {
         let rec = h.job(id).await;
         if rec["status"] == "cancelled" {
-            assert_eq!(rec["error"], "cancelled: budget: batch budget of 1 USD reached");
+            assert_eq!(
+                rec["error"],
+                "cancelled: budget: batch budget of 1 USD reached"
+            );
             assert_eq!(rec["cancel_kind"], "budget");
             budget_errors += 1;
         }
@@ -157,9 +177,14 @@ async fn a_budget_admits_exactly_what_fits_and_raising_it_reopens_the_rest() {
     assert_eq!(budget_errors, 78);
     // Raising it reopens the 78 and publishes their kept messages again.
     let mut src = source(&h);
-    let o = spend::set_budget(&h.records, &mut src, "budget", MicroUsd::parse_usd("2.00").unwrap())
-        .await
-        .unwrap();
+    let o = spend::set_budget(
+        &h.records,
+        &mut src,
+        "budget",
+        MicroUsd::parse_usd("2.00").unwrap(),
+    )
+    .await
+    .unwrap();
     src.close().await;
     assert_eq!(o.resumed.reopened, 78, "{o:?}");
     let s = h.wait_batch("budget", 100, Duration::from_secs(60)).await;
@@ -174,7 +199,9 @@ async fn a_budget_admits_exactly_what_fits_and_raising_it_reopens_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_concurrency_the_recorded_cost_never_exceeds_the_budget() {
     let h = Harness::new(fluxq_testkit::fixed_latency(200)).await;
-    let jobs: Vec<_> = (0..400).map(|n| job_045(&format!("crowd {n}"), n)).collect();
+    let jobs: Vec<_> = (0..400)
+        .map(|n| job_045(&format!("crowd {n}"), n))
+        .collect();
     let budget = MicroUsd::parse_usd("5.00").unwrap();
     h.records.set_budget("crowd", budget, true).await.unwrap();
     h.submit(&jobs, "crowd", Lane::Bulk).await;
@@ -192,7 +219,10 @@ async fn under_concurrency_the_recorded_cost_never_exceeds_the_budget() {
     assert_eq!((s.succeeded, s.cancelled), (111, 289), "{s:?}");
     assert_eq!(s.cost, MicroUsd(4_995_000), "{s:?}");
     assert_eq!(h.stats().micro_usd_billed, s.cost.0, "recorded = billed");
-    println!("crowd: 400 jobs, budget 5.00, {} succeeded, cost {}", s.succeeded, s.cost);
+    println!(
+        "crowd: 400 jobs, budget 5.00, {} succeeded, cost {}",
+        s.succeeded, s.cost
+    );
     stop(ws).await;
     h.cleanup().await;
 }
@@ -203,7 +233,9 @@ async fn resume_reopens_cancelled_jobs_and_a_finished_batch_cannot_be_cancelled(
     let jobs: Vec<_> = (0..10).map(|n| job(&format!("resume {n}"), n)).collect();
     h.submit(&jobs, "resume", Lane::Bulk).await;
     // No worker yet: nothing was submitted, so everything is cancelled at once.
-    let o = spend::cancel_batch(&h.records, "resume", None).await.unwrap();
+    let o = spend::cancel_batch(&h.records, "resume", None)
+        .await
+        .unwrap();
     assert_eq!(
         o,
         CancelOutcome::Cancelled {
@@ -224,14 +256,18 @@ async fn resume_reopens_cancelled_jobs_and_a_finished_batch_cannot_be_cancelled(
     }
     assert_eq!(h.stats().submissions, 0);
     let mut src = source(&h);
-    let r = spend::resume_batch(&h.records, &mut src, "resume").await.unwrap();
+    let r = spend::resume_batch(&h.records, &mut src, "resume")
+        .await
+        .unwrap();
     assert_eq!(r.reopened, 10, "{r:?}");
     let s = h.wait_batch("resume", 10, Duration::from_secs(30)).await;
     assert_eq!((s.succeeded, s.cancelled), (10, 0), "{s:?}");
     assert_eq!(s.cancel_reason, None);
     assert_eq!(h.stats().submissions, 10, "each job submitted once");
     // Finished: cancelling says so and changes nothing.
-    let o = spend::cancel_batch(&h.records, "resume", None).await.unwrap();
+    let o = spend::cancel_batch(&h.records, "resume", None)
+        .await
+        .unwrap();
     assert_eq!(o, CancelOutcome::AlreadyFinished);
     let err = spend::cancel_batch(&h.records, "no-such-batch", None).await;
     assert!(matches!(err, Err(spend::SpendError::NotFound(_))));

@@ -117,7 +117,12 @@ pub async fn cancel_batch(
             cancelled,
             in_flight,
         } => CancelResponse {
-            outcome: if already { "already_cancelled" } else { "cancelled" }.to_owned(),
+            outcome: if already {
+                "already_cancelled"
+            } else {
+                "cancelled"
+            }
+            .to_owned(),
             cancelled,
             in_flight,
             message,

@@ -41,7 +41,9 @@ impl fmt::Display for CancelOutcome {
                     "{cancelled} job(s) cancelled now, {in_flight} already at the provider (they finish and are paid for)"
                 )
             }
-            CancelOutcome::AlreadyFinished => f.write_str("batch already finished; nothing to cancel"),
+            CancelOutcome::AlreadyFinished => {
+                f.write_str("batch already finished; nothing to cancel")
+            }
         }
     }
 }
@@ -80,7 +82,9 @@ pub async fn cancel_batch(
     batch: &str,
     reason: Option<&str>,
 ) -> Result<CancelOutcome, SpendError> {
-    let reason = reason.filter(|r| !r.trim().is_empty()).unwrap_or(DEFAULT_REASON);
+    let reason = reason
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or(DEFAULT_REASON);
     match store.cancel_batch(batch, reason).await? {
         BatchCancel::Missing => Err(SpendError::NotFound(format!("no batch named {batch:?}"))),
         BatchCancel::Finished => Ok(CancelOutcome::AlreadyFinished),
@@ -102,7 +106,9 @@ pub async fn cancel_job(
     id: &Uuid,
     reason: Option<&str>,
 ) -> Result<JobCancelOutcome, SpendError> {
-    let reason = reason.filter(|r| !r.trim().is_empty()).unwrap_or(DEFAULT_REASON);
+    let reason = reason
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or(DEFAULT_REASON);
     match store.cancel_job(id, reason).await? {
         JobCancel::Missing => Err(SpendError::NotFound(format!("no job {id}"))),
         JobCancel::Cancelled => Ok(JobCancelOutcome::Cancelled),

@@ -65,8 +65,12 @@ pub async fn cancel(
 ) -> Result<ExitCode, SpendError> {
     let reason = args.reason.as_deref();
     let said = match (&args.job, &args.batch) {
-        (Some(id), _) => super::cancel_job(store, id, reason).await.map(|o| o.to_string()),
-        (None, Some(b)) => super::cancel_batch(store, b, reason).await.map(|o| o.to_string()),
+        (Some(id), _) => super::cancel_job(store, id, reason)
+            .await
+            .map(|o| o.to_string()),
+        (None, Some(b)) => super::cancel_batch(store, b, reason)
+            .await
+            .map(|o| o.to_string()),
         (None, None) => Err(SpendError::NotFound("name a batch or --job".to_owned())),
     };
     report(said, out, err)
@@ -81,8 +85,12 @@ pub async fn resume(
     err: &mut (dyn Write + Send),
 ) -> Result<ExitCode, SpendError> {
     let said = match (&args.job, &args.batch) {
-        (Some(id), _) => super::resume_job(store, source, id).await.map(|o| o.to_string()),
-        (None, Some(b)) => super::resume_batch(store, source, b).await.map(|o| o.to_string()),
+        (Some(id), _) => super::resume_job(store, source, id)
+            .await
+            .map(|o| o.to_string()),
+        (None, Some(b)) => super::resume_batch(store, source, b)
+            .await
+            .map(|o| o.to_string()),
         (None, None) => Err(SpendError::NotFound("name a batch or --job".to_owned())),
     };
     report(said, out, err)

@@ -15,7 +15,9 @@ pub mod cli;
 mod resume;
 
 pub use cancel::{CancelOutcome, JobCancelOutcome, cancel_batch, cancel_job};
-pub use resume::{BudgetOutcome, JobResumeOutcome, ResumeOutcome, resume_batch, resume_job, set_budget};
+pub use resume::{
+    BudgetOutcome, JobResumeOutcome, ResumeOutcome, resume_batch, resume_job, set_budget,
+};
 
 use fluxq_wire::StoreError;
 use fluxq_wire::amqp::AmqpError;

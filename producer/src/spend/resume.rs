@@ -52,7 +52,9 @@ impl fmt::Display for JobResumeOutcome {
             JobResumeOutcome::BatchCancelled => {
                 f.write_str("the job's batch is cancelled; resume the batch instead")
             }
-            JobResumeOutcome::NotCancelled(s) => write!(f, "job is not cancelled ({s}); nothing to do"),
+            JobResumeOutcome::NotCancelled(s) => {
+                write!(f, "job is not cancelled ({s}); nothing to do")
+            }
         }
     }
 }
@@ -74,7 +76,11 @@ impl fmt::Display for BudgetOutcome {
             write!(f, " (was {p} USD)")?;
         }
         if self.resumed.reopened > 0 {
-            write!(f, "; {} job(s) cancelled for the budget reopened", self.resumed.reopened)?;
+            write!(
+                f,
+                "; {} job(s) cancelled for the budget reopened",
+                self.resumed.reopened
+            )?;
         }
         Ok(())
     }

@@ -7,8 +7,7 @@ use fluxq_common::{Charge, JobSpec, JobStatus, MicroUsd};
 use uuid::Uuid;
 
 use super::{
-    Claim, Counted, Finished, Gate, Outcome, RedisStore, StoreError, TaskRef, Written,
-    now_rfc3339,
+    Claim, Counted, Finished, Gate, Outcome, RedisStore, StoreError, TaskRef, Written, now_rfc3339,
 };
 
 impl RedisStore {

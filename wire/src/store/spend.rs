@@ -280,7 +280,11 @@ impl RedisStore {
 
     /// The batch in the job's record ('' for none or no record).
     async fn batch_of(&self, id: &Uuid) -> Result<String, StoreError> {
-        let b: Option<String> = self.conn.clone().hget(self.names.job_key(id), "batch").await?;
+        let b: Option<String> = self
+            .conn
+            .clone()
+            .hget(self.names.job_key(id), "batch")
+            .await?;
         Ok(b.unwrap_or_default())
     }
 }

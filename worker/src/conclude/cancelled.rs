@@ -13,12 +13,7 @@ use crate::Ctx;
 
 /// Parks the message of cancelled job `id` and acks it; a job resumed meanwhile is
 /// `queued` again, so its delivery is handed back to run.
-pub async fn park(
-    ctx: &Ctx,
-    d: &Delivery,
-    lane: Lane,
-    id: &Uuid,
-) -> Result<Settle, ConcludeError> {
+pub async fn park(ctx: &Ctx, d: &Delivery, lane: Lane, id: &Uuid) -> Result<Settle, ConcludeError> {
     match ctx.store.park(id, &d.data, lane).await? {
         None => {
             debug!("Job is cancelled; its message is kept for a resume and acknowledged.");

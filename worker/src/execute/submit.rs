@@ -82,7 +82,9 @@ pub(super) async fn submit(
                 drop(slot);
                 ctx.metrics.gate_cancelled(spec, budget);
                 info!(%reason, budget, "The submit gate refused the job; it is cancelled.");
-                return Ok(Submit::Stop(Step::AlreadyFinal(fluxq_common::JobStatus::Cancelled)));
+                return Ok(Submit::Stop(Step::AlreadyFinal(
+                    fluxq_common::JobStatus::Cancelled,
+                )));
             }
         };
         *attempts = n;
