@@ -14,14 +14,20 @@ pub const MAX_LISTED_FAILURES: usize = 50;
 /// One line summing a batch up; a second part when submits may have been charged
 /// without the provider confirming it.
 pub fn summary(batch: &str, s: &BatchStatus) -> String {
+    // `cancelled` only when there are some: the line stays as it was for every
+    // batch that never met spend control.
+    let cancelled = if s.cancelled > 0 {
+        format!(", cancelled {}", s.cancelled)
+    } else {
+        String::new()
+    };
     let mut line = format!(
-        "batch {batch}: {} jobs, {} done (succeeded {}, failed {}, moderated {}, cancelled {}), cost {} USD",
+        "batch {batch}: {} jobs, {} done (succeeded {}, failed {}, moderated {}{cancelled}), cost {} USD",
         s.total,
         s.done(),
         s.succeeded,
         s.failed,
         s.moderated,
-        s.cancelled,
         s.cost
     );
     if s.ambiguous_submits > 0 {
@@ -40,7 +46,8 @@ fn unconfirmed(s: &BatchStatus) -> String {
     )
 }
 
-/// `budget X USD, spent Y USD, reserved Z USD` (or `no budget; reserved Z USD`).
+/// `budget X USD, spent Y USD, reserved Z USD, left W USD`; without a budget
+/// `reserved Z USD (in flight)` while money is reserved, else nothing.
 pub fn spend(s: &BatchStatus) -> String {
     match s.budget {
         Some(b) => format!(
@@ -49,7 +56,8 @@ pub fn spend(s: &BatchStatus) -> String {
             s.reserved,
             MicroUsd(b.0.saturating_sub(s.cost.0 + s.reserved.0 + s.unconfirmed.0))
         ),
-        None => format!("no budget; reserved {} USD (in flight)\n", s.reserved),
+        None if s.reserved.0 > 0 => format!("reserved {} USD (in flight)\n", s.reserved),
+        None => String::new(),
     }
 }
 

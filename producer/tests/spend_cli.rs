@@ -53,7 +53,10 @@ async fn cancel_resume_and_budget_say_what_they_did() {
     assert!(out.status.success(), "{}", text(&out));
     let out = run(&["status", "cli-spend"], None);
     let said = text(&out);
-    assert!(said.contains("cancelled 0"), "{said}");
+    assert!(
+        said.contains("(succeeded 0, failed 0, moderated 0), cost 0 USD"),
+        "{said}"
+    );
     assert!(
         said.contains("budget 0.1 USD, spent 0 USD, reserved 0 USD (in flight), left 0.1 USD"),
         "{said}"
