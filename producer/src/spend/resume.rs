@@ -9,7 +9,7 @@ use fluxq_common::{JobStatus, MicroUsd};
 use fluxq_wire::RedisStore;
 use fluxq_wire::amqp::{self, ChannelSource};
 use fluxq_wire::headers::{self, HDR_PUBLISHED_MS};
-use fluxq_wire::store::JobResume;
+use fluxq_wire::store::{JobResume, Parked};
 use lapin::types::FieldTable;
 use uuid::Uuid;
 
@@ -144,7 +144,12 @@ pub async fn set_budget(
     })
 }
 
-/// Publishes the kept message of each job again (confirmed), then forgets it.
+/// Messages published again per window of confirms.
+const WINDOW: usize = 500;
+
+/// Publishes the kept message of each job again (a window at a time, each message
+/// confirmed), then forgets the window's messages: an interruption can publish one
+/// twice (harmless: a job runs once), never lose one.
 async fn republish(
     store: &RedisStore,
     source: &mut ChannelSource,
@@ -155,21 +160,30 @@ async fn republish(
         republished: 0,
     };
     let exchange = store.names().jobs_exchange();
-    for id in ids {
-        let Some(parked) = store.parked(id).await? else {
+    for window in ids.chunks(WINDOW) {
+        let kept: Vec<(Uuid, Parked)> = window
+            .iter()
+            .copied()
+            .zip(store.parked(window).await?)
+            .filter_map(|(id, p)| p.map(|p| (id, p)))
+            .collect();
+        if kept.is_empty() {
             continue;
-        };
+        }
         let ch = source.channel().await?;
-        let mut fresh = FieldTable::default();
-        headers::set_header_int(
-            &mut fresh,
-            HDR_PUBLISHED_MS,
-            chrono::Utc::now().timestamp_millis(),
-        );
-        let props = amqp::job_properties(&id.to_string(), fresh);
-        amqp::publish_confirmed(&ch, &exchange, parked.lane.as_str(), &parked.body, props).await?;
-        store.unpark(id).await?;
-        out.republished += 1;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let publishes = kept.iter().map(|(id, parked)| {
+            let mut fresh = FieldTable::default();
+            headers::set_header_int(&mut fresh, HDR_PUBLISHED_MS, now_ms);
+            let props = amqp::job_properties(&id.to_string(), fresh);
+            amqp::publish_confirmed(&ch, &exchange, parked.lane.as_str(), &parked.body, props)
+        });
+        for confirmed in futures_util::future::join_all(publishes).await {
+            confirmed?;
+        }
+        let done: Vec<Uuid> = kept.iter().map(|(id, _)| *id).collect();
+        store.unpark(&done).await?;
+        out.republished += done.len() as u64;
     }
     Ok(out)
 }

@@ -250,22 +250,38 @@ impl RedisStore {
         Ok(Some(JobStatus::parse(&reply)))
     }
 
-    /// The parked message of a job, if one is kept.
-    pub async fn parked(&self, id: &Uuid) -> Result<Option<Parked>, StoreError> {
-        let (body, lane): (Option<Vec<u8>>, Option<String>) = redis::pipe()
-            .hget(self.names.parked_key(id), "body")
-            .hget(self.names.parked_key(id), "lane")
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(body.map(|body| Parked {
-            body,
-            lane: lane.as_deref().and_then(Lane::parse).unwrap_or_default(),
-        }))
+    /// The parked message of each job, where one is kept, in one round trip.
+    pub async fn parked(&self, ids: &[Uuid]) -> Result<Vec<Option<Parked>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HMGET")
+                .arg(self.names.parked_key(id))
+                .arg("body")
+                .arg("lane");
+        }
+        let rows: Vec<(Option<Vec<u8>>, Option<String>)> =
+            pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(body, lane)| {
+                body.map(|body| Parked {
+                    body,
+                    lane: lane.as_deref().and_then(Lane::parse).unwrap_or_default(),
+                })
+            })
+            .collect())
     }
 
-    /// Forgets a parked message (published again).
-    pub async fn unpark(&self, id: &Uuid) -> Result<(), StoreError> {
-        let _: i64 = self.conn.clone().del(self.names.parked_key(id)).await?;
+    /// Forgets parked messages (published again), in one round trip.
+    pub async fn unpark(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = ids.iter().map(|id| self.names.parked_key(id)).collect();
+        let _: i64 = self.conn.clone().del(keys).await?;
         Ok(())
     }
 
