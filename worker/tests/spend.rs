@@ -275,3 +275,38 @@ async fn resume_reopens_cancelled_jobs_and_a_finished_batch_cannot_be_cancelled(
     stop(ws).await;
     h.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_batch_is_cancelled_and_resumed_in_chunks() {
+    let h = Harness::new(fluxq_testkit::fixed_latency(20)).await;
+    let jobs: Vec<_> = (0..2_500).map(|n| job(&format!("large {n}"), n)).collect();
+    h.submit(&jobs, "large", Lane::Bulk).await;
+    let o = spend::cancel_batch(&h.records, "large", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        o,
+        CancelOutcome::Cancelled {
+            already: false,
+            cancelled: 2_500,
+            in_flight: 0
+        },
+        "three chunks of the index"
+    );
+    let s = h.records.batch("large").await.unwrap().unwrap();
+    assert!(s.is_finished() && s.cancelled == 2_500, "{s:?}");
+    assert_eq!(events_of(&h, "large").await.len(), 2_500);
+    let mut src = source(&h);
+    let r = spend::resume_batch(&h.records, &mut src, "large")
+        .await
+        .unwrap();
+    src.close().await;
+    // Nothing was delivered, so every message is still in its queue: none is kept,
+    // none published twice.
+    assert_eq!((r.reopened, r.republished), (2_500, 0), "{r:?}");
+    let s = h.records.batch("large").await.unwrap().unwrap();
+    assert_eq!((s.cancelled, s.done()), (0, 0), "{s:?}");
+    assert!(s.finished_at.is_none());
+    assert_eq!(h.queue_depth(&h.names.lane_queue(Lane::Bulk)).await, 2_500);
+    h.cleanup().await;
+}
