@@ -151,6 +151,24 @@ impl Names {
         format!("{}:parked:{id}", self.ns)
     }
 
+    /// String: micro-USD a provider account was charged on one UTC day (`YYYY-MM-DD`),
+    /// counted against `FLUXQ_DAILY_BUDGET_USD`; expires two days after its last charge.
+    pub fn daily_spend_key(&self, account: &str, day: &str) -> String {
+        format!("{}:spend:{account}:{day}", self.ns)
+    }
+
+    /// Hash: the price-table estimates reserved against an account's daily budget by
+    /// jobs whose charge is not known yet, job id → `{micro-USD}:{expiry ms}`.
+    pub fn daily_reserved_key(&self, account: &str) -> String {
+        format!("{}:reserved:{account}", self.ns)
+    }
+
+    /// String: the daily budget per provider account set by `producer daily-budget`
+    /// (micro-USD, `0`: none); wins over the workers' `FLUXQ_DAILY_BUDGET_USD`.
+    pub fn daily_budget_key(&self) -> String {
+        format!("{}:daily_budget", self.ns)
+    }
+
     /// String with a lease: which worker runs the job now.
     pub fn lease_key(&self, id: &Uuid) -> String {
         format!("{}:lease:{id}", self.ns)
@@ -196,6 +214,12 @@ mod tests {
         assert!(keys.insert(n.events_key()));
         assert!(keys.insert(n.batches_key()));
         assert!(keys.insert(n.paused_lanes_key()));
+        assert!(keys.insert(n.daily_budget_key()));
+        for a in ["bfl:00", "bfl:00:2026-12-01"] {
+            assert!(keys.insert(n.daily_reserved_key(a)));
+            assert!(keys.insert(n.daily_spend_key(a, "2026-12-01")));
+            assert!(keys.insert(n.limiter_key(a, "state")));
+        }
         assert!(keys.insert(n.callbacks_due_key()));
         // Namespaces hold no `:`, so one namespace's keys never fall in another's.
         let other = Names::new("fluxq-2").unwrap_or_else(|e| panic!("{e}"));

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::WorkerConfig;
+use crate::consume::lanes::{self, LaneSet};
 use crate::consume::{Pause, interactive_reserve};
 use crate::error::WorkerError;
 use crate::http_server::{self, Health, Server};
@@ -44,6 +45,8 @@ pub struct Ctx {
     pub worker_id: String,
     /// Why consumption is paused, if it is: Redis down, a provider account blocked.
     pub pause: Pause,
+    /// The lanes paused fleet-wide (`producer pause`), kept up to date from Redis.
+    pub lanes: tokio::sync::watch::Receiver<LaneSet>,
     /// Fleet-wide provider limits per account.
     pub limits: limiter::Limits,
     /// Learned generation times, for polling near the expected completion.
@@ -83,6 +86,15 @@ pub(crate) async fn start(
         return Ok(None);
     };
     health.watch_redis(redis.clone(), shutdown.clone());
+    let paused_key = config.names.paused_lanes_key();
+    let lanes = lanes::watch(
+        redis.clone(),
+        paused_key,
+        metrics.clone(),
+        health.clone(),
+        shutdown.clone(),
+    )
+    .await;
     let pools_stop = CancellationToken::new();
     let limits = limits(config, &redis, &pools_stop);
     let jobs_cancel = CancellationToken::new();
@@ -107,6 +119,7 @@ pub(crate) async fn start(
         max_ambiguous_submits: config.money.max_ambiguous_submits,
         worker_id: config.worker_id.clone(),
         pause: Pause::default(),
+        lanes,
         limits,
         estimates: schedule::Estimates::default(),
         breaker_probe: config.limits.breaker_probe,

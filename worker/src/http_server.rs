@@ -1,6 +1,7 @@
 //! The worker's HTTP endpoints for operators, on `FLUXQ_METRICS_ADDR`: `/metrics`
 //! (OpenMetrics text), `/healthz` (200 while the process runs) and `/readyz` (200
-//! only while it is consuming from RabbitMQ and Redis answered recently).
+//! only while it is consuming from RabbitMQ and Redis answered recently; a lane paused
+//! fleet-wide keeps it 200 and is named in its body).
 //!
 //! `/readyz` answers from what the worker tracks ([`Health`]): the consume loop's
 //! flag, and the last successful Redis round trip of a probe that pings every
@@ -12,7 +13,7 @@
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -26,6 +27,7 @@ use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::{debug, info, warn};
 
+use crate::consume::lanes::LaneSet;
 use crate::metrics::Metrics;
 
 /// How long the Redis probe waits for its PING.
@@ -70,6 +72,8 @@ struct HealthInner {
     /// Milliseconds after `born` of the last successful Redis round trip, plus one
     /// (0: never).
     redis_ok_ms: AtomicU64,
+    /// The lanes paused fleet-wide ([`LaneSet`]'s bits), named by `/readyz`.
+    paused: AtomicU8,
 }
 
 impl Default for HealthInner {
@@ -78,6 +82,7 @@ impl Default for HealthInner {
             consuming: AtomicUsize::new(0),
             born: Instant::now(),
             redis_ok_ms: AtomicU64::new(0),
+            paused: AtomicU8::new(0),
         }
     }
 }
@@ -145,6 +150,16 @@ impl Health {
     pub fn consuming(&self) -> Consuming {
         self.inner.consuming.fetch_add(1, Ordering::SeqCst);
         Consuming(self.inner.clone())
+    }
+
+    /// Records the lanes paused fleet-wide (a paused worker is healthy and ready).
+    pub fn set_paused(&self, lanes: LaneSet) {
+        self.inner.paused.store(lanes.bits(), Ordering::Relaxed);
+    }
+
+    /// The lanes paused fleet-wide, as last read.
+    pub fn paused(&self) -> LaneSet {
+        LaneSet::from_bits(self.inner.paused.load(Ordering::Relaxed))
     }
 
     /// `Err(reason)` unless consuming and Redis answered within [`REDIS_FRESH`]. Sends
@@ -275,7 +290,15 @@ async fn readyz(State(s): State<AppState>) -> (StatusCode, String) {
         );
     }
     match s.health.ready() {
-        Ok(()) => (StatusCode::OK, "ready\n".into()),
+        Ok(()) => {
+            let paused: Vec<_> = s.health.paused().lanes().map(|l| l.as_str()).collect();
+            if paused.is_empty() {
+                (StatusCode::OK, "ready\n".into())
+            } else {
+                let lanes = paused.join(", ");
+                (StatusCode::OK, format!("ready; paused lanes: {lanes}\n"))
+            }
+        }
         Err(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("not ready: {why}\n"),
@@ -313,5 +336,16 @@ mod tests {
         assert_eq!(h.ready(), Ok(()));
         drop(consuming);
         assert_eq!(h.ready(), Err("not consuming from RabbitMQ"));
+    }
+
+    #[test]
+    fn paused_lanes_are_kept_for_the_readiness_body() {
+        use fluxq_common::Lane;
+        let h = Health::default();
+        assert!(h.paused().is_empty());
+        h.set_paused(LaneSet::from_fields(["bulk"]));
+        assert_eq!(h.paused().lanes().collect::<Vec<_>>(), vec![Lane::Bulk]);
+        h.set_paused(LaneSet::default());
+        assert!(h.paused().is_empty());
     }
 }

@@ -2,6 +2,7 @@
 //! provider and the queues took, what is in flight. Served by [`crate::http_server`]
 //! as OpenMetrics text; docs/deploy.md lists them with ready-made PromQL.
 
+mod control;
 mod jobs;
 mod money;
 mod spend;
@@ -64,6 +65,7 @@ pub struct Metrics {
     unconfirmed_cost: Family<CostLabels, Counter>,
     cancelled: Family<ReasonLabel, Counter>,
     budget_refused: Family<ProviderLabel, Counter>,
+    control: control::ControlMetrics,
 }
 
 impl fmt::Debug for Metrics {
@@ -116,6 +118,7 @@ impl Metrics {
             unconfirmed_cost: Family::default(),
             cancelled: Family::default(),
             budget_refused: Family::default(),
+            control: control::ControlMetrics::default(),
         };
         let mut r = m.registry;
         r.register(
@@ -193,6 +196,7 @@ impl Metrics {
             "Submissions the gate refused because their estimate did not fit in the batch's budget",
             m.budget_refused.clone(),
         );
+        m.control.register(&mut r);
         r.register("fluxq_limiter_wait_seconds", "Wait for a fleet-wide provider slot (FLUXQ_PROVIDER_CONCURRENCY) and the submit rate before a submit", m.limiter_wait.clone());
         let m = Self { registry: r, ..m };
         m.zero_known_series();
@@ -269,6 +273,8 @@ mod tests {
             "fluxq_unconfirmed_cost_micro_usd_total{provider=\"bfl\",model=\"flux-2-pro\"} 0",
             "fluxq_jobs_cancelled_total{reason=\"budget\"} 0",
             "fluxq_budget_refused_total{provider=\"bfl\"} 0",
+            "fluxq_lane_paused{lane=\"bulk\"} 0",
+            "fluxq_daily_budget_refusals_total{provider=\"runware\"} 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -8,6 +8,9 @@
 -- budget. One that passes reserves its estimate (`submit_pending`, see lib.lua) until
 -- its charge is known. A lease that lapsed (Redis was unreachable longer than the
 -- lease) and that nobody took is taken again, as a renewal would.
+-- A breaker the daily budget opened does not stop a submission: every one got past
+-- the budget's own reservation just before (worker `daily_reserve.lua`), which refuses
+-- what does not fit, so one that holds a reservation is within the budget.
 -- A job of a cancelled batch (or cancelled itself) or over its budget ends here,
 -- `cancelled`, in the same step: no submission of it can start afterwards.
 -- KEYS: job, lease, breaker, batch, batch cancelled, events, failed set.
@@ -30,8 +33,8 @@ if tonumber(ARGV[2]) > 0 then
     cancel_record(KEYS[1], KEYS[4], KEYS[2], KEYS[6], KEYS[7], ARGV[3], why, 'cancel', bname, ARGV[7])
     return {-5, why}
   end
-  local b = redis.call('HMGET', KEYS[3], 'since', 'reason')
-  if b[1] then return {-2, b[2] or ''} end
+  local b = redis.call('HMGET', KEYS[3], 'since', 'reason', 'daily_budget_day')
+  if b[1] and not b[3] then return {-2, b[2] or ''} end
   local more = (tonumber(ARGV[5]) or 0) - (tonumber(job[5] or '0') or 0)
   if bname ~= '' and more > 0 then
     local h = redis.call('HMGET', KEYS[4], 'budget_micro_usd', 'cost_micro_usd',

@@ -59,6 +59,11 @@ pub struct WorkerArgs {
     /// Milliseconds between probes of a blocked account (402/403).
     #[arg(long, env = "FLUXQ_BREAKER_PROBE_MS", default_value = "15000")]
     pub breaker_probe_ms: u64,
+    /// What each provider account may spend per UTC day, fleet-wide, in USD (0: no
+    /// limit); at it the account's breaker opens and jobs wait. `producer
+    /// daily-budget` overrides it without a redeploy.
+    #[arg(long, env = "FLUXQ_DAILY_BUDGET_USD", default_value = "0")]
+    pub daily_budget_usd: String,
     /// Interactive slots per bulk slot when both lanes wait.
     #[arg(long, env = "FLUXQ_INTERACTIVE_WEIGHT", default_value = "4")]
     pub interactive_weight: u32,
@@ -126,6 +131,8 @@ pub struct LimitsConfig {
     pub poll_rate: Option<(f64, u32)>,
     pub breaker_probe: Duration,
     pub interactive_weight: u32,
+    /// `FLUXQ_DAILY_BUDGET_USD` (0: none).
+    pub daily_budget: fluxq_common::MicroUsd,
 }
 
 /// Everything the worker needs, validated.
@@ -239,6 +246,14 @@ impl WorkerArgs {
                     self.breaker_probe_ms,
                 )?),
                 interactive_weight: self.interactive_weight,
+                daily_budget: fluxq_common::MicroUsd::parse_usd(self.daily_budget_usd.trim())
+                    .ok_or_else(|| ConfigError {
+                        var: "FLUXQ_DAILY_BUDGET_USD",
+                        problem: format!(
+                            "must be an amount of USD such as 250 or 12.5, 0 for none (got {:?})",
+                            self.daily_budget_usd
+                        ),
+                    })?,
             },
             output_dir: self.output_dir,
             output_url,
@@ -287,6 +302,7 @@ mod tests {
         assert_eq!(c.limits.provider_concurrency, 24);
         assert_eq!(c.limits.submit_rate, None);
         assert_eq!(c.limits.interactive_weight, 4);
+        assert_eq!(c.limits.daily_budget, fluxq_common::MicroUsd(0));
         assert_eq!(c.shutdown_grace, Duration::from_secs(25));
         assert_eq!(c.retry, RetryPolicy::default());
         assert_eq!(c.names.namespace(), "fluxq");
@@ -303,6 +319,10 @@ mod tests {
             .unwrap_or_default();
         assert!(err.starts_with("FLUXQ_LEASE:"), "{err}");
         assert!(WorkerArgs::try_parse_from(["worker", "--concurrency", "0"]).is_err());
+        let args = WorkerArgs::try_parse_from(["worker", "--daily-budget-usd", "lots"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = args.into_config().err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.starts_with("FLUXQ_DAILY_BUDGET_USD:")));
         assert!(WorkerArgs::try_parse_from(["worker", "--namespace", "a b"]).is_err());
     }
 

@@ -1,8 +1,11 @@
 //! Consuming: RabbitMQ sessions one after another (reconnecting with backoff), each
 //! taking deliveries of both lanes within the process's permits (`permits`), paused
-//! while Redis is down or a provider account is blocked ([`Pause`]).
+//! while Redis is down or a provider account is blocked ([`Pause`]), and not taking
+//! those of a lane paused fleet-wide ([`lanes`]).
 
+mod consumers;
 mod drain;
+pub mod lanes;
 pub mod pause;
 mod permits;
 mod session;

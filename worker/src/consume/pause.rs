@@ -72,7 +72,9 @@ pub(super) async fn wait_for_redis(ctx: &Ctx, shutdown: &CancellationToken) -> b
 }
 
 /// Pauses consumption while a provider account's breaker is open, probing the account
-/// (one worker in the fleet at a time) and closing the breaker when it works again.
+/// (one worker in the fleet at a time) and closing the breaker when it works again;
+/// one the daily budget opened closes once the budget has room (a new UTC day, a
+/// raised budget).
 /// `false` if shutdown came first.
 pub(super) async fn wait_for_accounts(ctx: &Ctx, shutdown: &CancellationToken) -> bool {
     loop {
@@ -88,6 +90,21 @@ pub(super) async fn wait_for_accounts(ctx: &Ctx, shutdown: &CancellationToken) -
             };
             let Some(state) = state else { continue };
             any_open = true;
+            // The daily budget's breaker closes when the budget has room, not when the
+            // provider answers a probe.
+            match limits.daily.reopen(limits.breaker.key()).await {
+                Ok(None) => {}
+                Ok(Some(closed)) => {
+                    if closed {
+                        info!(provider = %kind, account = limits.account.as_str(), since = %state.since, "Daily budget has room again; breaker closed.");
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    warn!(error = %e, "Could not check the daily budget; trying again.");
+                    continue;
+                }
+            }
             if !limits
                 .breaker
                 .take_probe(&ctx.worker_id, ctx.breaker_probe)

@@ -1,20 +1,20 @@
 //! One RabbitMQ session: connect, declare, consume both lanes (interactive first) and
-//! spawn a job per delivery until shutdown, a pause or a connection failure.
+//! spawn a job per delivery until shutdown, a pause or a connection failure. A lane
+//! paused fleet-wide is not consumed meanwhile: its consumer is cancelled (jobs in
+//! flight finish) and started again when the lane is resumed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use fluxq_common::Lane;
 use fluxq_wire::amqp::{self, AmqpError};
-use futures_util::StreamExt;
 use lapin::Connection;
-use lapin::options::{BasicConsumeOptions, BasicQosOptions};
-use lapin::types::FieldTable;
+use lapin::options::BasicQosOptions;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use super::drain::stop_consuming;
+use super::consumers::{Consumers, lanes_changed, next_of};
 use super::pause;
 use super::permits::Permits;
 use crate::shutdown::TEARDOWN_TIMEOUT;
@@ -29,7 +29,8 @@ struct Session {
     conn: Connection,
     publish: lapin::Channel,
     consume: lapin::Channel,
-    consumers: Vec<lapin::Consumer>,
+    /// `None` for a lane paused fleet-wide.
+    consumers: Consumers,
 }
 
 /// The connection still open when consuming stopped: jobs in flight settle on it.
@@ -54,11 +55,8 @@ impl Open {
     }
 }
 
-fn consumer_tag(config: &WorkerConfig, lane: Lane) -> String {
-    format!("{}-{}", config.worker_id, lane.as_str())
-}
-
-/// Connects, declares the topology and consumes both lanes, interactive first.
+/// Connects, declares the topology and consumes both lanes, interactive first (a
+/// lane paused fleet-wide is not consumed).
 async fn setup(config: &WorkerConfig, ctx: &Ctx) -> Result<Session, WorkerError> {
     let conn = amqp::connect(
         &config.amqp_url,
@@ -72,24 +70,14 @@ async fn setup(config: &WorkerConfig, ctx: &Ctx) -> Result<Session, WorkerError>
     }
     let publish = amqp::confirm_channel(&conn).await?;
     let consume = conn.create_channel().await.map_err(AmqpError::from)?;
-    let mut consumers = Vec::new();
     // Per consumer (quorum queues have no channel-wide prefetch): each lane's.
     consume
         .basic_qos(config.concurrency, BasicQosOptions::default())
         .await
         .map_err(AmqpError::from)?;
-    for lane in [Lane::Interactive, Lane::Bulk] {
-        let c = consume
-            .basic_consume(
-                ctx.names.lane_queue(lane).as_str().into(),
-                consumer_tag(config, lane).as_str().into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(AmqpError::from)?;
-        consumers.push(c);
-    }
+    let mut consumers = Consumers::default();
+    let paused = *ctx.lanes.borrow();
+    consumers.follow(config, ctx, &consume, paused).await?;
     Ok(Session {
         conn,
         publish,
@@ -124,12 +112,15 @@ pub(super) async fn session(
     ctx.publisher.set(Some(publish.clone()));
     info!("Connected to RabbitMQ; consuming.");
     let _ready = ctx.health.consuming(); // `/readyz` says 200 until this session ends
-    let [mut interactive, mut bulk] = <[lapin::Consumer; 2]>::try_from(consumers)
-        .map_err(|_| WorkerError::ConsumerEnded("lanes".into()))?;
+    let mut consumers = consumers;
+    let mut paused_rx = ctx.lanes.clone();
 
     loop {
+        let paused = *paused_rx.borrow_and_update();
+        consumers.follow(config, ctx, &consume, paused).await?;
         let permit = tokio::select! {
             _ = shutdown.cancelled() => break,
+            () = lanes_changed(&mut paused_rx) => continue,
             p = permits.any() => match p {
                 Some(p) => p,
                 None => break,
@@ -142,8 +133,7 @@ pub(super) async fn session(
             // Every delivery this channel holds goes back to its queue: the jobs wait
             // in RabbitMQ, not in this process, however long the account is blocked.
             // The prefetched ones as fresh copies (they do not count as returned).
-            let tags = [Lane::Interactive, Lane::Bulk].map(|l| consumer_tag(config, l));
-            stop_consuming(ctx, &consume, &tags, &mut [&mut interactive, &mut bulk]).await;
+            consumers.stop_all(config, ctx, &consume).await;
             let close = consume.close(200, "provider account blocked".into());
             let _ = tokio::time::timeout(TEARDOWN_TIMEOUT, close).await;
             if !pause::wait_for_accounts(ctx, shutdown).await {
@@ -158,14 +148,17 @@ pub(super) async fn session(
         // A bulk delivery also needs a bulk permit: the permits past
         // `FLUXQ_CONCURRENCY` are for interactive jobs, which never wait behind a
         // bulk backlog here.
+        let Consumers { interactive, bulk } = &mut consumers;
         let bulk_next = async {
             let p = permits.bulk().await;
-            (p, bulk.next().await)
+            (p, next_of(bulk).await)
         };
         let (next, bulk_permit) = tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
-            d = interactive.next() => ((Lane::Interactive, d), None),
+            // A pause is seen before any delivery of its lane is started.
+            () = lanes_changed(&mut paused_rx) => continue,
+            d = next_of(interactive) => ((Lane::Interactive, d), None),
             (p, d) = bulk_next => ((Lane::Bulk, d), p),
         };
         match next {
@@ -181,8 +174,7 @@ pub(super) async fn session(
             (lane, None) => return Err(WorkerError::ConsumerEnded(ctx.names.lane_queue(lane))),
         }
     }
-    let tags = [Lane::Interactive, Lane::Bulk].map(|l| consumer_tag(config, l));
-    stop_consuming(ctx, &consume, &tags, &mut [&mut interactive, &mut bulk]).await;
+    consumers.stop_all(config, ctx, &consume).await;
     info!("Stopped consuming.");
     Ok(Open {
         conn,

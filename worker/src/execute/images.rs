@@ -23,7 +23,8 @@ pub(super) async fn store(
 ) -> Result<Step, StoreError> {
     let Job { ctx, spec, .. } = *job;
     if let Some(charge) = charge {
-        record_charge(ctx, spec, task, &charge).await?;
+        let written = record_charge(ctx, spec, task, &charge).await?;
+        money::daily_charged(job, charge.amount(), written).await;
     }
     let failed = |failure, keep_task| job.failed(failure, attempts, keep_task);
     let Some(first_url) = urls.first().cloned() else {
@@ -105,7 +106,7 @@ async fn record_charge(
     spec: &JobSpec,
     task: &Task,
     charge: &Charge,
-) -> Result<(), StoreError> {
+) -> Result<fluxq_wire::store::Written, StoreError> {
     let written = (|| ctx.store.record_result_charge(&spec.id, &task.id, charge))
         .retry(money_write_backoff())
         .notify(|e, d| warn!(error = %e, retry_in = ?d, "Could not record the charge yet."))
@@ -114,7 +115,7 @@ async fn record_charge(
         money::alert_invalid_charge(ctx, spec, &task.id, charge);
     }
     info!(task_id = %task.id, charge_usd = %charge.amount(), ?written, "Provider charged for the result.");
-    Ok(())
+    Ok(written)
 }
 
 /// A task that ended without usable images: where the worker chose its id (Runware's

@@ -118,9 +118,32 @@ pub async fn execute(
         limits,
         cancel,
     };
-    tokio::select! {
+    let step = tokio::select! {
         step = run(&job, attempts, task) => step,
         () = renew => Ok(Step::LeaseLost),
+    };
+    if let Ok(step) = &step
+        && !keeps_task(step)
+    {
+        // No task of the job is left at the provider: a reservation its charge did not
+        // replace (a refused submit, a task ended without a charge) is released.
+        money::daily_charged(
+            &job,
+            fluxq_common::MicroUsd(0),
+            fluxq_wire::store::Written::Done,
+        )
+        .await;
+    }
+    step
+}
+
+/// Whether a task of the job may still be running at the provider after `step`
+/// (resumed by a later delivery, or run by another execution).
+fn keeps_task(step: &Step) -> bool {
+    match step {
+        Step::Failed { keep_task, .. } => *keep_task,
+        Step::HandBack | Step::LeaseLost => true,
+        Step::Succeeded { .. } | Step::AlreadyFinal(_) | Step::Blocked(_) => false,
     }
 }
 

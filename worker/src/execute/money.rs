@@ -1,12 +1,14 @@
 //! What the steps of a job share about money: writes about it retried through Redis
 //! outages rather than lost, a reported charge that is not valid money alerted on,
-//! and a submit whose answer was lost counted as possibly charged, at most
-//! `FLUXQ_MAX_AMBIGUOUS_SUBMITS` times per job.
+//! a submit whose answer was lost counted as possibly charged, at most
+//! `FLUXQ_MAX_AMBIGUOUS_SUBMITS` times per job, and the job's reservation against its
+//! account's daily budget replaced by its charge ([`daily_charged`]).
 
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use fluxq_common::{Charge, Failure, JobSpec, MicroUsd, pricing};
+use fluxq_wire::store::Written;
 use tracing::{error, warn};
 use uuid::Uuid;
 
@@ -32,6 +34,32 @@ pub(super) fn alert_invalid_charge(ctx: &Ctx, spec: &JobSpec, task: &str, charge
         ctx.metrics.invalid_charge(spec.provider);
         error!(task_id = %task, error = %e, recorded_usd = %charge.amount(),
             "Provider reported an invalid charge; recorded the price-table estimate instead.");
+    }
+}
+
+/// The job's charge `charge` was recorded (`written`: counted now, or already
+/// before): its reservation against the account's daily budget is replaced by it (by
+/// nothing when already counted, so a resumed job never adds it twice). Retried
+/// through short Redis outages; if it still fails, the reservation stays until it
+/// expires (the budget errs on the side of spending less) and the job goes on.
+pub(super) async fn daily_charged(job: &Job<'_>, charge: MicroUsd, written: Written) {
+    let Job {
+        ctx, spec, limits, ..
+    } = *job;
+    let counted = if written == Written::Done {
+        charge
+    } else {
+        MicroUsd(0)
+    };
+    let daily = &limits.daily;
+    let r = (|| daily.charged(&spec.id, counted))
+        .retry(money_write_backoff().with_max_times(5))
+        .await;
+    match r {
+        Ok(spent) => ctx.metrics.daily_spend(limits.account.as_str(), spent),
+        Err(e) => {
+            warn!(error = %e, "Could not count the charge in the daily budget; its reservation stays.")
+        }
     }
 }
 
@@ -64,6 +92,8 @@ pub(super) async fn answer_lost(job: &Job<'_>, lost: Failure) -> Result<Failure,
     .notify(|e, d| warn!(error = %e, retry_in = ?d, "Could not record the lost answer yet."))
     .await?;
     ctx.metrics.ambiguous_submit(spec, estimate);
+    // Possibly charged: it counts against the daily budget at its estimate.
+    daily_charged(job, estimate, fluxq_wire::store::Written::Done).await;
     let (n, max) = (counted.submits, ctx.max_ambiguous_submits);
     if n >= max {
         error!(ambiguous_submits = n, unconfirmed_usd = %counted.unconfirmed, reason = %lost.reason,

@@ -1,5 +1,7 @@
 //! Submitting a job: a provider slot (behind the fleet's limit, its cool-down and the
-//! submit rate), the attempt counted, the request sent, the accepted task recorded.
+//! submit rate), the estimate reserved against the account's daily budget, the
+//! attempt counted, the request sent, the accepted task recorded (and its charge, for
+//! providers that charge at submit, in place of the reservation).
 
 use std::time::Duration;
 
@@ -12,10 +14,10 @@ use uuid::Uuid;
 use super::money::{self, money_write_backoff};
 use super::{Job, Step};
 use crate::Ctx;
-use crate::limiter::Slot;
+use crate::limiter::{Reserved, Slot};
 use crate::provider::{Provider, Task};
 use fluxq_wire::StoreError;
-use fluxq_wire::store::{Counted, Gate, TaskRef};
+use fluxq_wire::store::{Counted, Gate, TaskRef, Written};
 
 /// Throttled answers in a row one delivery takes before it goes to a delay queue.
 const MAX_THROTTLED_IN_A_ROW: u32 = 20;
@@ -28,10 +30,11 @@ pub(super) enum Submit {
 }
 
 /// Takes a provider slot (waiting behind the fleet's limit, its cool-down and the
-/// submit rate), counts the attempt if the submission may be sent now (see
-/// [`Counted`]: the breaker, the job's lease and state, its batch's cancel mark and
-/// budget are checked in that step; a job refused for a cancel or the budget is
-/// `cancelled` by it) and
+/// submit rate), reserves the estimate against the account's daily budget (no room:
+/// the breaker opens and the job is handed back), counts the attempt if the
+/// submission may be sent now (see [`Counted`]: the breaker, the job's lease and
+/// state, its batch's cancel mark and budget are checked in that step; a job refused
+/// for a cancel or the budget is `cancelled` by it) and
 /// submits. A 429 shrinks the fleet's limit and is tried again after the cool-down
 /// without counting an attempt; a 402/403 opens the breaker and hands the job back.
 pub(super) async fn submit(
@@ -60,6 +63,12 @@ pub(super) async fn submit(
         };
         limits.submit_rate.wait().await;
         ctx.metrics.limiter_waited(waited.elapsed());
+        // The daily budget first: a submission it refuses is never counted (nor
+        // reserved in the batch's budget); one it allows that the gate below stops
+        // has its reservation released when the execution ends.
+        if let Some(step) = reserve(job).await? {
+            return Ok(Submit::Stop(step));
+        }
         let gate = Gate {
             batch: spec.batch.as_deref(),
             breaker: limits.breaker.key(),
@@ -76,6 +85,11 @@ pub(super) async fn submit(
             Counted::Final(status) => return Ok(Submit::Stop(Step::AlreadyFinal(status))),
             Counted::TaskRecorded(task_id) => {
                 info!(%task_id, "A provider task was recorded for this job meanwhile; handing it back to be resumed.");
+                // A task charged at submit was counted by whoever recorded it: this
+                // reservation is not its. One charged with its result keeps it until then.
+                if !provider.charges_with_result() {
+                    money::daily_charged(job, fluxq_common::MicroUsd(0), Written::Done).await;
+                }
                 return Ok(Submit::Stop(Step::HandBack));
             }
             Counted::Cancelled { reason, budget } => {
@@ -101,7 +115,10 @@ pub(super) async fn submit(
                 // close as the worker's clock gets to the provider's.
                 let started = sent + sent.elapsed() / 2;
                 limits.pool.feedback(None).await;
-                record_task(ctx, spec, &sub.task, &sub.charge).await?;
+                let written = record_task(ctx, spec, &sub.task, &sub.charge).await?;
+                if !provider.charges_with_result() {
+                    money::daily_charged(job, sub.charge.amount(), written).await;
+                }
                 money::alert_invalid_charge(ctx, spec, &sub.task.id, &sub.charge);
                 info!(task_id = %sub.task.id, charge_usd = %sub.charge.amount(), "Provider accepted the task.");
                 return Ok(Submit::Accepted(sub.task, slot, started));
@@ -144,6 +161,29 @@ pub(super) async fn submit(
     }
 }
 
+/// Reserves the submission's estimate against the account's daily budget; `Some`
+/// (the account blocked: the breaker is open) when it does not fit, as for a 402 but
+/// before any attempt is counted.
+async fn reserve(job: &Job<'_>) -> Result<Option<Step>, StoreError> {
+    let Job {
+        ctx, spec, limits, ..
+    } = *job;
+    let estimate = money::submit_estimate(spec);
+    let reserved = limits
+        .daily
+        .reserve(&spec.id, estimate, limits.breaker.key())
+        .await?;
+    let reason = match reserved {
+        Reserved::Yes => return Ok(None),
+        Reserved::Blocked(reason) => return Ok(Some(Step::Blocked(reason))),
+        Reserved::Refused(reason) => reason,
+    };
+    ctx.metrics.daily_budget_refused(spec.provider);
+    warn!(provider = %spec.provider, account = limits.account.as_str(), estimate_usd = %estimate, %reason,
+        "Daily budget reached: breaker open, submits stop fleet-wide until it has room.");
+    Ok(Some(Step::Blocked(reason)))
+}
+
 /// Records the accepted task, retrying through short Redis outages: losing it would
 /// mean paying for the image again.
 async fn record_task(
@@ -151,7 +191,7 @@ async fn record_task(
     spec: &JobSpec,
     task: &Task,
     charge: &Charge,
-) -> Result<(), StoreError> {
+) -> Result<Written, StoreError> {
     let record = TaskRef {
         id: task.id.clone(),
         polling_url: task.polling_url.clone(),
@@ -160,5 +200,4 @@ async fn record_task(
         .retry(money_write_backoff())
         .notify(|e, d| warn!(error = %e, retry_in = ?d, "Could not record the provider task yet."))
         .await
-        .map(|_| ())
 }

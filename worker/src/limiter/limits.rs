@@ -5,7 +5,7 @@ use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
 
 use super::pool::PoolKeys;
-use super::{Account, Breaker, PoolConfig, RateLimiter, SlotPool};
+use super::{Account, Breaker, DailyBudget, PoolConfig, RateLimiter, SlotPool};
 use crate::config::LimitsConfig;
 use crate::secret::ApiKey;
 
@@ -17,6 +17,7 @@ pub struct ProviderLimits {
     pub submit_rate: RateLimiter,
     pub poll_rate: RateLimiter,
     pub breaker: Breaker,
+    pub daily: DailyBudget,
 }
 
 /// The limits per provider with a key here (collected from one per account).
@@ -88,6 +89,7 @@ pub fn for_account(
             config.poll_rate,
         ),
         breaker: Breaker::new(conn.clone(), names.breaker_key(a)),
+        daily: DailyBudget::new(conn.clone(), names.clone(), a, config.daily_budget),
         account,
     }
 }

@@ -1,11 +1,13 @@
 //! Provider capacity shared by the whole fleet, through Redis: how many tasks may be
 //! in flight at the provider account ([`pool`]), how fast submits and polls may go
-//! ([`rate`]), and whether the account can work at all ([`breaker`]).
+//! ([`rate`]), whether the account can work at all ([`breaker`]), and what it may
+//! spend in a UTC day ([`daily`]).
 //!
 //! An account is a provider and a hash of its API key ([`Account`]): every worker
 //! using the same key shares one limit, and the key itself never reaches Redis.
 
 pub mod breaker;
+pub mod daily;
 pub mod limits;
 pub mod pool;
 pub mod rate;
@@ -16,6 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::secret::ApiKey;
 
 pub use breaker::{Breaker, BreakerState};
+pub use daily::{DailyBudget, Reserved};
 pub use limits::{Limits, ProviderLimits};
 pub use pool::{PoolConfig, Slot, SlotPool};
 pub use rate::RateLimiter;

@@ -119,6 +119,14 @@ pub trait Provider: Send + Sync {
     fn idempotent_submit(&self) -> bool {
         self.chooses_task_id()
     }
+
+    /// Whether the provider reports its charge with the result rather than with the
+    /// accepted submit (whose charge is then 0): the job's reservation against the
+    /// daily budget is kept until that charge is known. By default the charge comes
+    /// with the submit (BFL).
+    fn charges_with_result(&self) -> bool {
+        false
+    }
 }
 
 /// The reason given for a job whose provider has no API key here.

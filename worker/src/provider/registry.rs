@@ -140,6 +140,12 @@ macro_rules! register {
                     $(Self::$kind(p) => p.idempotent_submit(),)+
                 }
             }
+
+            fn charges_with_result(&self) -> bool {
+                match self {
+                    $(Self::$kind(p) => p.charges_with_result(),)+
+                }
+            }
         }
     };
 }

@@ -287,6 +287,11 @@ impl Registered for RunflowProvider {
 }
 
 impl Provider for RunflowProvider {
+    /// The run's cost comes with its result.
+    fn charges_with_result(&self) -> bool {
+        true
+    }
+
     /// `GET /v1/billing/balance`: money is left; where it shows no balance, `GET
     /// /v1/auth/me`: the key works.
     async fn probe(&self) -> Result<(), Failure> {

@@ -118,6 +118,11 @@ impl Provider for RunwareProvider {
         true
     }
 
+    /// The cost comes with the result (`includeCost`).
+    fn charges_with_result(&self) -> bool {
+        true
+    }
+
     async fn submit(
         &self,
         job: &JobSpec,
