@@ -5,11 +5,11 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fluxq_common::{DelayTiers, Lane, Names, ProviderKind, RetryPolicy};
+use fluxq_common::{DelayTiers, Lane, MicroUsd, Names, ProviderKind, RetryPolicy};
 use fluxq_wire::amqp::{AmqpError, ChannelSource};
 use fluxq_wire::{RedisStore, StoreError};
 
-use crate::config::{Cli, Command};
+use crate::config::{Cli, Command, DailyBudgetArgs};
 use crate::replay::{ReplayError, ReplayFilter, replay_dead};
 use crate::status;
 use crate::submit::{self, SubmitError};
@@ -153,7 +153,12 @@ pub async fn run(
             source.close().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status { batch } => {
+        Command::Status { batch: None } => {
+            let store = store(&conn.redis_url, &names).await?;
+            write!(out, "{}", status::fleet_report(&store).await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { batch: Some(batch) } => {
             let store = store(&conn.redis_url, &names).await?;
             let Some(s) = store.batch(&batch).await? else {
                 writeln!(err, "no batch named {batch:?}")?;
@@ -172,6 +177,12 @@ pub async fn run(
         }
         Command::Resume(args) => {
             let store = store(&conn.redis_url, &names).await?;
+            // One of batch, --job, --lane (an argument group).
+            if let Some(lane) = args.lane.map(Lane::from) {
+                let changed = crate::lanes::resume(&store, lane).await?;
+                writeln!(out, "{}", crate::lanes::resume_report(lane, &changed))?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let mut source = channel_source(&conn.amqp_url, &names);
             let code = crate::spend::cli::resume(args, &store, &mut source, out, err).await;
             source.close().await;
@@ -183,6 +194,32 @@ pub async fn run(
             let code = crate::spend::cli::budget(args, &store, &mut source, out, err).await;
             source.close().await;
             Ok(code?)
+        }
+        Command::Pause { lane } => {
+            let store = store(&conn.redis_url, &names).await?;
+            let lane = Lane::from(lane);
+            let changed = crate::lanes::pause(&store, lane).await?;
+            writeln!(out, "{}", crate::lanes::pause_report(lane, &changed))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DailyBudget(DailyBudgetArgs { usd, clear }) => {
+            let usd = match (usd, clear) {
+                (Some(u), false) => match MicroUsd::parse_usd(u.trim()) {
+                    Some(m) => Some(m),
+                    None => {
+                        writeln!(
+                            err,
+                            "--usd: must be an amount of USD such as 250 or 12.5 (got {u:?})"
+                        )?;
+                        return Ok(ExitCode::from(2));
+                    }
+                },
+                _ => None,
+            };
+            let store = store(&conn.redis_url, &names).await?;
+            crate::daily_budget::set(&store, usd).await?;
+            writeln!(out, "{}", crate::daily_budget::report(usd))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Schema { which } => {
             let doc = crate::http::server::document();

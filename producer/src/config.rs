@@ -1,6 +1,6 @@
 //! The producer's command line: subcommands and their flags.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use fluxq_common::Lane;
 use fluxq_wire::ConnArgs;
 
@@ -66,7 +66,8 @@ pub enum Command {
     /// Cancels a batch (or one job): nothing of it is submitted from then on; jobs
     /// not yet submitted end `cancelled`, jobs at the provider finish.
     Cancel(crate::spend::cli::CancelArgs),
-    /// Reopens the cancelled jobs of a batch (or one job) and publishes them again.
+    /// Reopens the cancelled jobs of a batch (or one job) and publishes them again,
+    /// or (`--lane`) consumes again a lane paused with `producer pause`.
     Resume(crate::spend::cli::ResumeArgs),
     /// Sets or raises a batch's budget; raising it reopens the jobs it cancelled.
     Budget(crate::spend::cli::BudgetArgs),
@@ -79,11 +80,23 @@ pub enum Command {
         #[arg(long)]
         reason_contains: Option<String>,
     },
-    /// Counts by status, total cost, and the failed jobs with their errors.
+    /// A batch: counts by status, total cost, and the failed jobs with their errors.
+    /// Without a batch: the fleet (provider accounts, today's spend against the daily
+    /// budget, paused lanes).
     Status {
         /// The batch name.
-        batch: String,
+        batch: Option<String>,
     },
+    /// Pauses a lane fleet-wide: within 2 s no worker starts a job of it (jobs in
+    /// flight finish); its messages wait in RabbitMQ until `producer resume --lane`.
+    Pause {
+        /// The lane to pause.
+        #[arg(long, value_enum)]
+        lane: LaneArg,
+    },
+    /// Sets the daily budget per provider account (overrides the workers'
+    /// FLUXQ_DAILY_BUDGET_USD at once, no redeploy), or clears the override.
+    DailyBudget(DailyBudgetArgs),
     /// Prints a generated schema: `job` (JSON Schema of the job message) or `openapi`.
     Schema {
         #[arg(value_enum)]
@@ -93,4 +106,16 @@ pub enum Command {
     Serve(Box<crate::http::ServeArgs>),
     /// Delivers completion callbacks only (as `producer serve` does besides the API).
     Notify(crate::notify::NotifyArgs),
+}
+
+/// The daily budget to set (`--usd`), or `--clear`.
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("budget").required(true).args(["usd", "clear"])))]
+pub struct DailyBudgetArgs {
+    /// USD per provider account per UTC day, e.g. `250` or `12.5` (`0`: no budget).
+    #[arg(long)]
+    pub usd: Option<String>,
+    /// Remove the override: the workers' FLUXQ_DAILY_BUDGET_USD applies again.
+    #[arg(long)]
+    pub clear: bool,
 }

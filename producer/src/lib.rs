@@ -11,6 +11,8 @@
 //! - [`status`]: `producer status` and `--wait` progress.
 //! - [`replay`]: `producer replay-dead`, publishing dead letters again.
 //! - [`spend`]: `producer cancel`, `resume`, `budget`: spend control (also the API's).
+//! - [`lanes`]: `producer pause|resume --lane`, lanes paused fleet-wide.
+//! - [`daily_budget`]: `producer daily-budget`, the budget per provider account per day.
 //! - [`read`]: typed views of jobs, batches, accounts, events and dead letters (what
 //!   the HTTP API returns).
 //! - [`http`]: `producer serve`, the HTTP API.
@@ -18,8 +20,10 @@
 
 pub mod commands;
 pub mod config;
+pub mod daily_budget;
 pub mod estimate;
 pub mod http;
+pub mod lanes;
 pub mod lines;
 pub mod notify;
 pub mod read;

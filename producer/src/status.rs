@@ -114,9 +114,34 @@ pub async fn limiter_report(records: &RedisStore) -> Result<String, StoreError> 
             None => "breaker closed".to_owned(),
         };
         out.push_str(&format!(
-            "provider account {}: {} in flight, effective limit {limit} of {max}, cool-down {cooldown}, {} throttled; {breaker}\n",
-            a.account, a.in_flight, a.throttled
+            "provider account {}: {} in flight, effective limit {limit} of {max}, cool-down {cooldown}, {} throttled; {breaker}{}\n",
+            a.account, a.in_flight, a.throttled, spend_part(&a)
         ));
+    }
+    Ok(out)
+}
+
+/// One account's spend today against its daily budget, for the account lines.
+fn spend_part(a: &crate::read::AccountView) -> String {
+    match &a.daily_budget_usd {
+        Some(b) => format!("; today {} of {b} USD daily budget", a.spent_today_usd),
+        None => format!("; today {} USD (no daily budget)", a.spent_today_usd),
+    }
+}
+
+/// `producer status` without a batch: every provider account (slots, limit, breaker,
+/// today's spend against the daily budget) and every lane (paused or running).
+pub async fn fleet_report(records: &RedisStore) -> Result<String, StoreError> {
+    let mut out = limiter_report(records).await?;
+    if out.is_empty() {
+        out.push_str("no provider account has been used yet\n");
+    }
+    let paused = crate::lanes::paused(records).await?;
+    for lane in fluxq_common::Lane::ALL {
+        match paused.get(&lane) {
+            Some(since) => out.push_str(&format!("lane {lane}: PAUSED since {since}\n")),
+            None => out.push_str(&format!("lane {lane}: running\n")),
+        }
     }
     Ok(out)
 }

@@ -5,9 +5,9 @@
 //! - [`auth`]: bearer tokens and scopes; [`ratelimit`]: a token bucket per caller.
 //! - [`error`]: the error body every endpoint answers; [`query`]: query strings.
 //! - [`publisher`]: a pool of confirm channels; [`enqueue`]: accepting jobs.
-//! - [`jobs`], [`image`], [`batches`], [`events`], [`dead`], [`accounts`], [`health`]:
-//!   the endpoints, thin over [`crate::read`]; [`spend`]: cancel, resume, budget,
-//!   thin over [`crate::spend`].
+//! - [`jobs`], [`image`], [`batches`], [`events`], [`dead`], [`accounts`], [`lanes`],
+//!   [`health`]: the endpoints, thin over [`crate::read`]; [`spend`]: cancel, resume,
+//!   budget, thin over [`crate::spend`].
 //! - [`openapi`]: the OpenAPI document and the `/docs` page.
 //! - [`server`]: the router, its limits, and serving until shutdown.
 
@@ -22,6 +22,7 @@ pub mod events;
 pub mod health;
 pub mod image;
 pub mod jobs;
+pub mod lanes;
 pub mod openapi;
 pub mod publisher;
 pub mod query;

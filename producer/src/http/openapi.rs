@@ -34,6 +34,7 @@ pub struct JobSubmission;
         (name = "batches", description = "Batches: counts, cost, events"),
         (name = "dead letters", description = "Messages that can never succeed"),
         (name = "accounts", description = "Provider accounts"),
+        (name = "lanes", description = "Lanes: queue depths, pausing and resuming"),
         (name = "health", description = "Probes"),
     )
 )]

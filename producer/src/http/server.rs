@@ -25,7 +25,7 @@ use super::openapi::{self, ApiDoc};
 use super::publisher::{Publishers, channel_source};
 use super::ratelimit::RateLimiter;
 use super::{AppState, ServeArgs};
-use super::{accounts, auth, batches, dead, events, health, image, jobs, spend};
+use super::{accounts, auth, batches, dead, events, health, image, jobs, lanes, spend};
 
 /// Why the server did not start (or stopped).
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +82,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(dead::list))
         .routes(routes!(dead::replay))
         .routes(routes!(accounts::list))
+        .routes(routes!(lanes::list))
+        .routes(routes!(lanes::pause))
+        .routes(routes!(lanes::resume))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }

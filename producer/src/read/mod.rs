@@ -8,15 +8,19 @@
 //! - [`accounts`]: each provider account's limiter and breaker ([`AccountView`]).
 //! - [`events`]: the final-status entries of `{ns}:events`, from a stream id on.
 //! - [`dead`]: the dead letters, read through a snapshot that puts every one back.
+//! - [`lanes`]: each lane's queue depth and pause, the delay tiers and dead letters
+//!   ([`LanesView`]).
 
 pub mod accounts;
 pub mod batch;
 pub mod dead;
 pub mod events;
 pub mod job;
+pub mod lanes;
 
 pub use accounts::{AccountView, accounts};
 pub use batch::{BatchView, FailedJobView, FailedPage};
 pub use dead::{DeadLetterView, DeadPage};
 pub use events::{EventView, StreamId};
 pub use job::{CallbackView, JobView};
+pub use lanes::{LaneView, LanesView, QueueDepth};

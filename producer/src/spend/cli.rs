@@ -27,16 +27,19 @@ pub struct CancelArgs {
     pub reason: Option<String>,
 }
 
-/// `producer resume BATCH | --job ID`: one of them (a group, so other things to
-/// resume are one more field).
+/// `producer resume BATCH | --job ID | --lane LANE`: one of them (a group, so other
+/// things to resume are one more field).
 #[derive(Debug, Clone, Args)]
-#[command(group(ArgGroup::new("what").required(true).args(["batch", "job"])))]
+#[command(group(ArgGroup::new("what").required(true).args(["batch", "job", "lane"])))]
 pub struct ResumeArgs {
     /// The batch whose cancelled jobs are reopened and published again.
     pub batch: Option<String>,
     /// Only this cancelled job.
     #[arg(long)]
     pub job: Option<Uuid>,
+    /// A lane paused with `producer pause --lane` (see [`crate::lanes`]).
+    #[arg(long, value_enum)]
+    pub lane: Option<crate::config::LaneArg>,
 }
 
 /// `producer budget BATCH --usd X`.
