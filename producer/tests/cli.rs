@@ -15,6 +15,9 @@ use fluxq_wire::redis as records;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 
+#[path = "cli/spend.rs"]
+mod spend;
+
 struct Ns {
     names: Names,
     svc: services::Services,

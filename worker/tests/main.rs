@@ -3,6 +3,7 @@
 //! links once and shares one set of services instead of a dozen.
 
 mod crash;
+mod daily_budget;
 mod delivery_limit;
 mod durable;
 mod hostile;
@@ -12,6 +13,7 @@ mod limits;
 mod metrics;
 mod money;
 mod object_store;
+mod pause;
 mod pipeline;
 mod poison;
 mod reconnect;

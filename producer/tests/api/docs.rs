@@ -58,6 +58,9 @@ async fn the_openapi_document_and_the_reference_page_are_served() {
         "/v1/dead",
         "/v1/dead/replay",
         "/v1/accounts",
+        "/v1/lanes",
+        "/v1/lanes/{lane}/pause",
+        "/v1/lanes/{lane}/resume",
         "/healthz",
         "/readyz",
     ] {

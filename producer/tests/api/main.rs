@@ -12,6 +12,7 @@ mod dead;
 mod docs;
 mod enqueue;
 mod events;
+mod lanes;
 mod server;
 mod spend;
 mod sse;
