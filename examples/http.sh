@@ -39,3 +39,8 @@ curl -sSN "${auth[@]}" "$api/v1/batches/$batch/events" | sed -n '/^event: done/{
 curl -sSf "${auth[@]}" "$api/v1/jobs/$id"
 echo
 curl -sSf "${auth[@]}" -o "$id.jpg" "$api/v1/jobs/$id/image" && echo "saved $id.jpg"
+
+# The lanes: waiting messages, delay tiers, dead letters, which lane is paused. A write
+# token pauses one fleet-wide within 2 s: POST $api/v1/lanes/bulk/pause (…/resume).
+curl -sSf "${auth[@]}" "$api/v1/lanes"
+echo
