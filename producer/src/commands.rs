@@ -143,6 +143,7 @@ pub async fn run(
             let filter = ReplayFilter {
                 batch,
                 reason_contains,
+                ..Default::default()
             };
             let r = replay_dead(&mut source, &store, &names, &filter).await?;
             writeln!(

@@ -16,11 +16,13 @@
 //! - [`read`]: typed views of jobs, batches, accounts, events and dead letters (what
 //!   the HTTP API returns).
 //! - [`http`]: `producer serve`, the HTTP API.
+//! - [`dashboard`]: the web dashboard `producer serve` also serves.
 //! - [`notify`]: completion callbacks, delivered by `producer serve` or `producer notify`.
 
 pub mod commands;
 pub mod config;
 pub mod daily_budget;
+pub mod dashboard;
 pub mod estimate;
 pub mod http;
 pub mod lanes;

@@ -21,12 +21,16 @@ use fluxq_wire::{RedisStore, StoreError};
 pub struct ReplayFilter {
     pub batch: Option<String>,
     pub reason_contains: Option<String>,
+    /// Only these job ids (empty: any).
+    pub ids: Vec<String>,
 }
 
 impl ReplayFilter {
-    /// Whether a dead letter of `batch` (if readable) with `reason` matches.
-    pub fn matches(&self, batch: Option<&str>, reason: &str) -> bool {
-        self.batch.as_deref().is_none_or(|b| batch == Some(b))
+    /// Whether a dead letter of job `id` and `batch` (each if readable) with `reason`
+    /// matches.
+    pub fn matches(&self, id: Option<&str>, batch: Option<&str>, reason: &str) -> bool {
+        (self.ids.is_empty() || id.is_some_and(|id| self.ids.iter().any(|i| i == id)))
+            && self.batch.as_deref().is_none_or(|b| batch == Some(b))
             && self
                 .reason_contains
                 .as_deref()
@@ -92,7 +96,11 @@ pub async fn replay_dead(
         let batch = readable_batch(&d.data);
         let id = readable_id(&d.data);
         let message_id = id.map(|u| u.to_string()).unwrap_or_default();
-        if filter.matches(batch.as_deref(), &reason) {
+        if filter.matches(
+            id.map(|u| u.to_string()).as_deref(),
+            batch.as_deref(),
+            &reason,
+        ) {
             if let Some(id) = id {
                 let reopened = records.reopen(&id, batch.as_deref()).await?;
                 report.reopened += u64::from(reopened);

@@ -62,4 +62,11 @@ pub struct ServeArgs {
     pub no_notify: bool,
     #[command(flatten)]
     pub notify: crate::notify::NotifyArgs,
+    /// The key dashboard sessions are signed with: give every replica behind one
+    /// address the same (random per process when absent: sessions end on restart).
+    #[arg(long, env = "FLUXQ_SESSION_SECRET", hide_env_values = true)]
+    pub session_secret: Option<String>,
+    /// Bytes of dashboard thumbnails kept in memory.
+    #[arg(long, env = "FLUXQ_THUMBNAIL_CACHE_BYTES", default_value_t = crate::dashboard::thumbs::DEFAULT_CACHE_BYTES)]
+    pub thumbnail_cache_bytes: usize,
 }

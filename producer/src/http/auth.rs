@@ -82,6 +82,12 @@ impl Tokens {
         Ok(Self(out))
     }
 
+    /// Whether a token named `name` with `scope` is configured (a browser session
+    /// names its token; see `dashboard::session`).
+    pub fn has(&self, name: &str, scope: Scope) -> bool {
+        self.0.iter().any(|t| t.name == name && t.scope == scope)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -74,6 +74,7 @@ pub async fn list(
     let filter = ReplayFilter {
         batch: q.batch,
         reason_contains: q.reason,
+        ..Default::default()
     };
     let mut source = state.dead.lock().await;
     let page = dead::list(
@@ -124,6 +125,7 @@ pub async fn replay(
     let filter = ReplayFilter {
         batch: req.batch,
         reason_contains: req.reason_contains,
+        ..Default::default()
     };
     let mut source = state.dead.lock().await;
     let r = replay_dead(&mut source, &state.store, &state.names, &filter)

@@ -72,22 +72,32 @@ pub async fn get(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ImageQuery>,
 ) -> Result<Response, ApiError> {
+    serve(&state, &id, q.n).await
+}
+
+/// Where image `n` (1-based; default 1) of job `id` is stored.
+pub async fn locate(state: &AppState, id: &str, n: Option<u16>) -> Result<String, ApiError> {
     let uuid: Uuid = id
         .parse()
         .map_err(|_| ApiError::not_found(format!("no job {id:?}")))?;
     let job = crate::read::job::job(&state.store, uuid)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no job {id:?}")))?;
-    let n = usize::from(q.n.unwrap_or(1).max(1));
-    let path = if job.image_paths.is_empty() {
+    let n = usize::from(n.unwrap_or(1).max(1));
+    if job.image_paths.is_empty() {
         job.image_path.filter(|_| n == 1)
     } else {
         job.image_paths.get(n - 1).cloned()
     }
     .ok_or_else(|| {
         ApiError::not_found(format!("job {id} has no image {n} (status {})", job.status))
-    })?;
-    let bytes = load(&state, &id, &path).await?;
+    })
+}
+
+/// The answer carrying image `n` of job `id` (the API's and the dashboard's).
+pub async fn serve(state: &AppState, id: &str, n: Option<u16>) -> Result<Response, ApiError> {
+    let path = locate(state, id, n).await?;
+    let bytes = load(state, id, &path).await?;
     let mut r = Response::new(Body::from(bytes));
     r.headers_mut().insert(
         header::CONTENT_TYPE,

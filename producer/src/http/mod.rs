@@ -59,6 +59,8 @@ pub struct AppState {
     pub output_dir: Arc<PathBuf>,
     /// The bucket images are read from when workers store them in S3.
     pub bucket: Option<image::Bucket>,
+    /// The dashboard's session key and thumbnail cache.
+    pub dashboard: Arc<crate::dashboard::Dashboard>,
     /// Cancelled when the server shuts down (ends event streams).
     pub shutdown: CancellationToken,
 }

@@ -106,12 +106,17 @@ pub fn router(state: AppState, max_request_bytes: usize, timeout: Duration) -> R
         .route("/openapi.json", get(openapi::document))
         .route("/docs", get(openapi::page))
         .with_state(docs);
-    api.merge(meta)
+    // The API's bearer tokens guard the API (and unknown paths); the dashboard's
+    // pages have their own sessions.
+    let api = api
+        .merge(meta)
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
-        ))
+        ));
+    crate::dashboard::router(state.clone())
+        .merge(api)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             bounded(req, next, timeout)
         }))
@@ -200,6 +205,10 @@ pub async fn serve(
         max_message_bytes: args.max_message_bytes,
         output_dir: Arc::new(output_dir),
         bucket,
+        dashboard: Arc::new(crate::dashboard::Dashboard::new(
+            args.session_secret.as_deref(),
+            args.thumbnail_cache_bytes,
+        )),
         shutdown: shutdown.clone(),
     };
     let app = router(

@@ -91,10 +91,11 @@ pub async fn list(
         page.examined += 1;
         let reason = headers::header_str(&d.properties, HDR_REASON).unwrap_or_default();
         let batch = readable_batch(&d.data);
-        if filter.matches(batch.as_deref(), &reason) {
+        let id = readable_id(&d.data).map(|u| u.to_string());
+        if filter.matches(id.as_deref(), batch.as_deref(), &reason) {
             if page.matching >= offset && page.items.len() < limit {
                 page.items.push(DeadLetterView {
-                    id: readable_id(&d.data).map(|u| u.to_string()),
+                    id,
                     batch,
                     reason,
                     attempts: headers::header_int(&d.properties, HDR_ATTEMPTS),

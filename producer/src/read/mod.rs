@@ -5,6 +5,8 @@
 //!
 //! - [`job`]: one job's record ([`JobView`]).
 //! - [`batch`]: a batch's counters and cost, its failed jobs paged by cursor ([`BatchView`]).
+//! - [`batches`]: the recent batches, newest first, with budget and throughput.
+//! - [`gallery`]: a batch's jobs in order, paged and filtered; its errors grouped.
 //! - [`accounts`]: each provider account's limiter and breaker ([`AccountView`]).
 //! - [`events`]: the final-status entries of `{ns}:events`, from a stream id on.
 //! - [`dead`]: the dead letters, read through a snapshot that puts every one back.
@@ -13,8 +15,10 @@
 
 pub mod accounts;
 pub mod batch;
+pub mod batches;
 pub mod dead;
 pub mod events;
+pub mod gallery;
 pub mod job;
 pub mod lanes;
 
