@@ -104,16 +104,14 @@ pub async fn replay_batch(
     Extension(viewer): Extension<Viewer>,
     Path(batch): Path<String>,
     body: Bytes,
-) -> Result<Response, Response> {
+) -> Result<Response, PageError> {
     let f = Fields::parse(&body);
     viewer.check(f.get("csrf").unwrap_or_default())?;
     let filter = ReplayFilter {
         batch: Some(batch.clone()),
         ..Default::default()
     };
-    let r = replay_dead(&state, &filter)
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let r = replay_dead(&state, &filter).await?;
     Ok(back(&format!("/batches/{}", urlencode(&batch)), &said(&r)))
 }
 
@@ -123,7 +121,7 @@ pub async fn replay_selected(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     body: Bytes,
-) -> Result<Response, Response> {
+) -> Result<Response, PageError> {
     let f = Fields::parse(&body);
     viewer.check(f.get("csrf").unwrap_or_default())?;
     let ids = f.all("ids");
@@ -136,8 +134,6 @@ pub async fn replay_selected(
         reason_contains: f.get("reason").map(str::to_owned),
         ids: if all { Vec::new() } else { ids },
     };
-    let r = replay_dead(&state, &filter)
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let r = replay_dead(&state, &filter).await?;
     Ok(back("/dead", &said(&r)))
 }

@@ -86,12 +86,17 @@ pub type Segments<'a> = [(&'a str, &'a str, u64)];
 /// the page needs no inline style), with a text summary for readers and tests.
 pub fn bar(segments: &Segments<'_>, total: u64) -> Markup {
     let done: u64 = segments.iter().map(|s| s.2).sum();
-    let pct = if total == 0 {
-        0
-    } else {
-        (done.min(total) * 100) / total
-    };
+    let pct = (done.min(total) * 100).checked_div(total).unwrap_or(0);
+    // Each segment's (class, x, width) out of 1000.
     let mut x = 0u64;
+    let rects: Vec<(&str, u64, u64)> = segments
+        .iter()
+        .map(|(class, _, n)| {
+            let w = (n * 1000).checked_div(total).unwrap_or(0);
+            x += w;
+            (*class, x - w, w)
+        })
+        .collect();
     let title = segments
         .iter()
         .map(|(_, label, n)| format!("{n} {label}"))
@@ -102,10 +107,8 @@ pub fn bar(segments: &Segments<'_>, total: u64) -> Markup {
             svg.bar viewBox="0 0 1000 12" preserveAspectRatio="none" role="img" aria-label=(title) {
                 title { (title) }
                 rect.track x="0" y="0" width="1000" height="12" {}
-                @for (class, _, n) in segments {
-                    @let w = (n * 1000).checked_div(total).unwrap_or(0);
+                @for (class, x, w) in &rects {
                     rect class=(class) x=(x) y="0" width=(w) height="12" {}
-                    @let _ = { x += w; };
                 }
             }
             span.pct data-pct=(pct) { (done) " of " (total) " done (" (pct) " %)" }

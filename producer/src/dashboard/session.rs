@@ -13,6 +13,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::error::PageError;
 use crate::http::AppState;
 use crate::http::auth::Scope;
 
@@ -109,7 +110,7 @@ pub struct Viewer {
 impl Viewer {
     /// Whether `presented` is this session's CSRF token and the session may write:
     /// `Err` is the answer to send (403).
-    pub fn check(&self, presented: &str) -> Result<(), Response> {
+    pub fn check(&self, presented: &str) -> Result<(), PageError> {
         let ok = bool::from(presented.as_bytes().ct_eq(self.csrf.as_bytes()));
         if !ok {
             return Err(forbidden(
@@ -123,12 +124,11 @@ impl Viewer {
     }
 }
 
-fn forbidden(why: &str) -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        super::layout::message_page("Forbidden", why),
-    )
-        .into_response()
+fn forbidden(why: &str) -> PageError {
+    PageError {
+        status: StatusCode::FORBIDDEN,
+        message: why.to_owned(),
+    }
 }
 
 /// The value of cookie `name` in the request's headers.
@@ -200,7 +200,7 @@ pub async fn require(State(state): State<AppState>, mut req: Request, next: Next
             );
             Redirect::to(&to).into_response()
         }
-        None => forbidden("no session: log in first"),
+        None => forbidden("no session: log in first").into_response(),
     }
 }
 

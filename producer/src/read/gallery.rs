@@ -39,7 +39,8 @@ pub struct GalleryPage {
     pub offset: u64,
 }
 
-/// Jobs that share one error message.
+/// Jobs that share one error message (UUIDs in it, such as a provider's task id,
+/// written `…`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorGroup {
     pub status: String,
@@ -125,7 +126,7 @@ pub async fn error_groups(store: &RedisStore, batch: &str) -> Result<Vec<ErrorGr
         if !ERROR_STATUSES.contains(&status.as_str()) {
             continue;
         }
-        let error = r.fields[1].clone().unwrap_or_default();
+        let error = without_ids(r.fields[1].as_deref().unwrap_or_default());
         let g = groups
             .entry((status.clone(), error.clone()))
             .or_insert_with(|| ErrorGroup {
@@ -142,6 +143,32 @@ pub async fn error_groups(store: &RedisStore, batch: &str) -> Result<Vec<ErrorGr
     let mut out: Vec<ErrorGroup> = groups.into_values().collect();
     out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.error.cmp(&b.error)));
     Ok(out)
+}
+
+/// `message` with every UUID in it replaced by `…`, so errors that differ only in
+/// a task id group together.
+pub fn without_ids(message: &str) -> String {
+    let b = message.as_bytes();
+    let is_uuid = |s: &[u8]| {
+        s.len() == 36
+            && s.iter().enumerate().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => *c == b'-',
+                _ => c.is_ascii_hexdigit(),
+            })
+    };
+    let mut out = String::with_capacity(message.len());
+    let mut i = 0;
+    while i < b.len() {
+        if i + 36 <= b.len() && is_uuid(&b[i..i + 36]) {
+            out.push('…');
+            i += 36;
+        } else {
+            let ch = message[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
 }
 
 /// A job of the batch with the fields a scan asked for.
@@ -181,4 +208,18 @@ async fn scan(
         }));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_ids;
+
+    #[test]
+    fn task_ids_do_not_split_a_group() {
+        assert_eq!(
+            without_ids("BFL task 9e672e8d-66c7-48e8-bf05-664e19914ee5 ended Request Moderated"),
+            "BFL task … ended Request Moderated"
+        );
+        assert_eq!(without_ids("naïve – no id"), "naïve – no id");
+    }
 }

@@ -7,7 +7,10 @@ mod support {
 }
 
 mod auth;
+mod browser;
 mod callbacks;
+mod dashboard;
+mod dashboard_auth;
 mod dead;
 mod docs;
 mod enqueue;
