@@ -99,6 +99,11 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", post(login::logout))
+        // Browsers ask for it on every site; there is none.
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
         .route(assets::CSS_PATH, get(assets::css))
         .route(assets::JS_PATH, get(assets::js))
         .merge(pages)
