@@ -2,7 +2,7 @@
 //! pieces pages are built of: money, times, the progress bar, pager links, forms with
 //! their CSRF token and confirm step.
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 
 use super::session::Viewer;
 
@@ -153,9 +153,4 @@ pub fn control(
             }
         }
     }
-}
-
-/// Text that must not be escaped (only for constants of this crate).
-pub fn raw(s: &'static str) -> PreEscaped<&'static str> {
-    PreEscaped(s)
 }

@@ -10,7 +10,9 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::{Nav, page};
-use super::session::{self, LIFETIME, Viewer};
+use subtle::ConstantTimeEq;
+
+use super::session::{self, LIFETIME};
 use crate::http::AppState;
 
 /// Where to go after logging in.
@@ -100,9 +102,13 @@ pub async fn logout(
     Form(f): Form<LogoutForm>,
 ) -> Response {
     if let Some(v) = session::viewer(&state, &headers) {
-        let v: Viewer = v;
-        if v.csrf.as_bytes() != f.csrf.as_bytes() {
-            return (StatusCode::FORBIDDEN, "bad CSRF token").into_response();
+        let same: bool = v.csrf.as_bytes().ct_eq(f.csrf.as_bytes()).into();
+        if !same {
+            return (
+                StatusCode::FORBIDDEN,
+                super::layout::message_page("Forbidden", "reload the page and log out again"),
+            )
+                .into_response();
         }
     }
     let mut r = Redirect::to("/login").into_response();
