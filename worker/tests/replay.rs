@@ -43,6 +43,7 @@ async fn dead_letters_replay_after_the_cause_is_fixed() {
     let filter = ReplayFilter {
         batch: Some("replay".into()),
         reason_contains: Some("422".into()),
+        ..Default::default()
     };
     let report = replay_dead(&mut source, &h.records, &h.names, &filter)
         .await
