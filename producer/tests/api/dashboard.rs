@@ -7,7 +7,7 @@ use std::time::Duration;
 use fluxq_common::Lane;
 use fluxq_mock_provider::MockConfig;
 
-use crate::browser::{Browser, attrs, strip, text_of};
+use crate::browser::{Browser, attrs, csrf, strip, text_of};
 use crate::server::{Server, WRITE, env};
 use crate::support::{Harness, fixed_latency, id_of, job};
 
@@ -109,8 +109,33 @@ async fn the_pages_show_a_finished_batch_as_redis_holds_it() {
         lanes.contains("bulk") && lanes.contains("interactive"),
         "{lanes}"
     );
-    let dead = strip(&b.page("/dead").await);
+    let dead_page = b.page("/dead").await;
+    let dead = strip(&dead_page);
     assert!(dead.contains("2 matching of 2"), "the two refusals: {dead}");
+    // Replay one of them, chosen by its checkbox.
+    let chosen = id_of(&jobs[5]).to_string();
+    assert!(
+        dead_page.contains(&format!("value=\"{chosen}\"")),
+        "a checkbox per letter"
+    );
+    let p = b
+        .post(
+            "/dead/replay",
+            &[("csrf", &csrf(&dead_page)), ("ids", &chosen)],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.html);
+    let after = strip(&b.page(&p.location.unwrap()).await);
+    assert!(
+        after.contains("Replayed 1 dead letter(s)") && after.contains("1 kept"),
+        "{after}"
+    );
+    assert!(after.contains("1 matching of 1"), "{after}");
+    assert_eq!(
+        h.job(&id_of(&jobs[5])).await["status"],
+        "queued",
+        "reopened"
+    );
     assert_eq!(
         b.get("/batches/no-such-batch").await.status,
         404,
