@@ -126,6 +126,23 @@ try {
     await page.screenshot({ path: `${out}batch-controls.png`, fullPage: true });
   });
 
+  await step("cancel a third batch from its page and see its jobs cancelled", async () => {
+    const third = `${batch}-c`;
+    await enqueue(third, Array.from({ length: 24 }, (_, i) => `${subjects[i % subjects.length]}, take ${i + 1}`));
+    await page.goto(`${base}/batches/${third}`);
+    await page.click("summary:has-text('Cancel batch')");
+    await page.fill("input[name=reason]", "e2e: wrong prompts");
+    await Promise.all([page.waitForURL(/done=/), page.click("button:has-text('Confirm: Cancel batch')")]);
+    const notice = await page.textContent(".notice");
+    check(notice.includes("cancelled now"), `after the cancel: ${notice}`);
+    const cancelled = Number((await page.textContent("#cancelled")).trim());
+    check(cancelled > 0, `cancelled jobs shown: ${cancelled}`);
+    // The jobs already at the provider finish; the bar then reaches 100 % live.
+    await page.waitForFunction(() => document.querySelector("#summary .pct")?.dataset.pct === "100",
+      null, { timeout: 60_000 });
+    await page.screenshot({ path: `${out}batch-cancelled.png`, fullPage: true });
+  });
+
   await step("dead letters, accounts and lanes pages", async () => {
     for (const [path, id] of [["/dead", "main"], ["/accounts", "#accounts"], ["/lanes", "#lanes"]]) {
       const r = await page.goto(base + path);

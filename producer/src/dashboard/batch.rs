@@ -84,6 +84,7 @@ fn summary(r: &BatchRow) -> Markup {
     let v = &r.view;
     html! {
         section #summary data-live {
+            @if let Some(why) = &v.cancel_reason { p.notice { "Cancelled: " (why) } }
             (progress(r))
             dl.stats {
                 div { dt { "Total" } dd #total { (v.total) } }

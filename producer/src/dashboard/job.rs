@@ -12,11 +12,17 @@ use uuid::Uuid;
 
 use super::batches::urlencode;
 use super::error::PageError;
-use super::layout::{Nav, page, time, usd};
+use super::layout::{Nav, control, page, time, usd};
 use super::session::Viewer;
 use crate::http::AppState;
 use crate::http::image::ImageQuery;
 use crate::read::JobView;
+
+/// What a control just did (shown once, after its redirect).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Done {
+    pub done: Option<String>,
+}
 
 fn parse(id: &str) -> Result<Uuid, PageError> {
     id.parse()
@@ -28,6 +34,7 @@ pub async fn show(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     Path(id): Path<String>,
+    Query(q): Query<Done>,
 ) -> Result<Markup, PageError> {
     let uuid = parse(&id)?;
     let record = state.store.job(&uuid).await?;
@@ -44,6 +51,18 @@ pub async fn show(
         "succeeded" | "failed" | "moderated" | "cancelled"
     );
     let body = html! {
+        @if let Some(done) = &q.done { p.notice role="status" { (done) } }
+        @if live && viewer.can_write {
+            div.controls {
+                (control(
+                    &format!("/jobs/{uuid}/cancel"),
+                    "Cancel job",
+                    "Not yet submitted: it ends cancelled. At the provider: it finishes and is paid for.",
+                    &viewer,
+                    html! {},
+                ))
+            }
+        }
         section #job data-live {
             p {
                 span class={ "badge " (job.status) } { (job.status) }

@@ -87,12 +87,24 @@ pub fn router(state: AppState) -> Router<AppState> {
     let pages = Router::new()
         .route("/", get(batches::list))
         .route("/batches/{batch}", get(batch::show))
-        .route("/batches/{batch}/replay-dead", post(controls::replay_batch))
+        .route(
+            "/batches/{batch}/replay-dead",
+            post(controls::replay::replay_batch),
+        )
+        .route(
+            "/batches/{batch}/cancel",
+            post(controls::spend::cancel_batch_form),
+        )
+        .route(
+            "/batches/{batch}/budget",
+            post(controls::spend::budget_form),
+        )
+        .route("/jobs/{id}/cancel", post(controls::spend::cancel_job_form))
         .route("/jobs/{id}", get(job::show))
         .route("/jobs/{id}/image", get(job::image))
         .route("/jobs/{id}/thumbnail", get(thumbs::get))
         .route("/dead", get(dead::list))
-        .route("/dead/replay", post(controls::replay_selected))
+        .route("/dead/replay", post(controls::replay::replay_selected))
         .route("/accounts", get(accounts::list))
         .route("/lanes", get(lanes::list))
         .route_layer(middleware::from_fn_with_state(state, session::require));

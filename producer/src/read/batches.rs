@@ -19,8 +19,8 @@ pub const THROUGHPUT_WINDOW_MS: u64 = 5 * 60 * 1000;
 /// Most events one throughput reading looks at (a bound on its cost).
 const THROUGHPUT_MAX_EVENTS: usize = 200_000;
 
-/// A batch as the dashboard lists it: the API's view plus the spend-control fields
-/// (absent on batches that never had them: 0 and `None`).
+/// A batch as the dashboard lists it: the API's view, its start and throughput (the
+/// spend-control fields are 0 and `None` on batches that never had them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchRow {
     pub view: BatchView,
@@ -62,37 +62,31 @@ pub fn row(name: &str, h: &HashMap<String, String>, started_ms: Option<i64>) -> 
     if h.is_empty() {
         return None;
     }
-    // Fields other branches add to the status stay at their defaults here.
-    #[allow(clippy::needless_update)]
+    let budget = h
+        .get("budget_micro_usd")
+        .and_then(|v| v.parse().ok())
+        .map(MicroUsd);
     let status = BatchStatus {
         total: num(h, "total"),
         succeeded: num(h, "succeeded"),
         failed: num(h, "failed"),
         moderated: num(h, "moderated"),
+        cancelled: num(h, "cancelled"),
         cost: MicroUsd(num(h, "cost_micro_usd")),
+        budget,
+        reserved: MicroUsd(num(h, "reserved_micro_usd")),
+        cancel_reason: None,
         ambiguous_submits: num(h, "ambiguous_submits"),
         unconfirmed: MicroUsd(num(h, "unconfirmed_cost_micro_usd")),
         created_at: h.get("created_at").cloned(),
         finished_at: h.get("finished_at").cloned(),
-        ..Default::default()
     };
-    let budget = h
-        .get("budget_micro_usd")
-        .and_then(|v| v.parse().ok())
-        .map(MicroUsd);
-    let mut view = BatchView::new(name, &status);
-    if view.budget_usd.is_none() {
-        view.budget_usd = budget.map(|b| b.to_string());
-    }
-    let cancelled = num(h, "cancelled");
-    // A batch whose remaining jobs were all cancelled is finished too.
-    view.finished = view.total > 0 && view.done + cancelled >= view.total;
     Some(BatchRow {
-        view,
+        view: BatchView::new(name, &status),
         started_ms,
-        cancelled,
+        cancelled: status.cancelled,
         budget,
-        reserved: MicroUsd(num(h, "reserved_micro_usd")),
+        reserved: status.reserved,
         per_minute: 0.0,
     })
 }
@@ -137,14 +131,17 @@ pub async fn recent(
 /// One batch's row; `None` if no job of it was ever recorded.
 pub async fn one(store: &RedisStore, name: &str) -> Result<Option<BatchRow>, StoreError> {
     let names = store.names();
-    let (h, started): (HashMap<String, String>, Option<f64>) = redis::pipe()
-        .hgetall(names.batch_key(name))
-        .zscore(names.batches_key(), name)
-        .query_async(&mut store.connection())
-        .await?;
+    let (h, started, reason): (HashMap<String, String>, Option<f64>, Option<String>) =
+        redis::pipe()
+            .hgetall(names.batch_key(name))
+            .zscore(names.batches_key(), name)
+            .get(names.batch_cancelled_key(name))
+            .query_async(&mut store.connection())
+            .await?;
     let Some(mut r) = row(name, &h, started.map(|s| s as i64)) else {
         return Ok(None);
     };
+    r.view.cancel_reason = reason;
     r.per_minute = rate_of(&throughput(store).await?, name);
     Ok(Some(r))
 }

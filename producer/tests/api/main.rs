@@ -11,6 +11,7 @@ mod browser;
 mod callbacks;
 mod dashboard;
 mod dashboard_auth;
+mod dashboard_controls;
 mod dead;
 mod docs;
 mod enqueue;
