@@ -143,6 +143,14 @@ try {
     await page.screenshot({ path: `${out}batch-cancelled.png`, fullPage: true });
   });
 
+  await step("pause and resume the bulk lane", async () => {
+    await page.goto(`${base}/lanes`);
+    await Promise.all([page.waitForURL(/done=/), page.click("button:has-text('Pause bulk')")]);
+    check((await page.textContent("#lanes")).includes("paused"), "bulk paused");
+    await Promise.all([page.waitForURL(/done=/), page.click("button:has-text('Resume bulk')")]);
+    check(!(await page.textContent("#lanes")).includes("paused since"), "bulk running again");
+  });
+
   await step("dead letters, accounts and lanes pages", async () => {
     for (const [path, id] of [["/dead", "main"], ["/accounts", "#accounts"], ["/lanes", "#lanes"]]) {
       const r = await page.goto(base + path);

@@ -1,5 +1,6 @@
 //! `/accounts`: each provider account's slots in flight, effective limit, cool-down,
-//! 429s seen, and breaker (open or closed, since when, why). Live.
+//! 429s seen, breaker (open or closed, since when, why), and today's spend (UTC) against
+//! the daily budget, with what is reserved for submits in flight. Live.
 
 use axum::Extension;
 use axum::extract::State;
@@ -24,7 +25,7 @@ pub async fn list(
                 div.scroll { table {
                     thead { tr {
                         th { "Account" } th.num { "In flight" } th.num { "Limit" } th.num.wide { "Max" }
-                        th.num { "Cool-down" } th.num { "Throttled" } th { "Breaker" }
+                        th.num { "Cool-down" } th.num { "Throttled" } th { "Breaker" } th.num { "Today" }
                     } }
                     tbody {
                         @for a in &accounts {
@@ -41,6 +42,11 @@ pub async fn list(
                                         " " (a.breaker_reason.as_deref().unwrap_or(""))
                                         @if let Some(s) = &a.breaker_since { span.muted { " since " (time(s)) } }
                                     } @else { span.badge.succeeded { "closed" } }
+                                }
+                                td.num {
+                                    "$" (a.spent_today_usd)
+                                    @if let Some(cap) = &a.daily_budget_usd { " of $" (cap) }
+                                    @if a.reserved_micro_usd > 0 { br; span.muted { "$" (fluxq_common::MicroUsd(a.reserved_micro_usd)) " reserved" } }
                                 }
                             }
                         }

@@ -106,7 +106,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/dead", get(dead::list))
         .route("/dead/replay", post(controls::replay::replay_selected))
         .route("/accounts", get(accounts::list))
-        .route("/lanes", get(lanes::list))
+        .route("/lanes", get(lanes::list).post(controls::lanes::form))
         .route_layer(middleware::from_fn_with_state(state, session::require));
     Router::new()
         .route("/login", get(login::show).post(login::submit))

@@ -1,10 +1,13 @@
 //! The dashboard's controls act through the same library code as the command line:
-//! cancel a batch and a job, set a budget; read sessions get none of them.
+//! cancel a batch and a job, set a budget, pause and resume a lane; read sessions get
+//! none of them.
+
+use fluxq_common::Lane;
+use redis::AsyncCommands;
 
 use crate::browser::{Browser, csrf, strip, text_of};
-use crate::server::{Server, WRITE, env};
+use crate::server::{READ, Server, WRITE, env};
 use crate::support::{Harness, fixed_latency, id_of, job};
-use fluxq_common::Lane;
 
 #[tokio::test]
 async fn cancel_budget_and_pause_from_the_dashboard() {
@@ -82,5 +85,49 @@ async fn cancel_budget_and_pause_from_the_dashboard() {
     assert_eq!(p.status, 303, "{}", p.html);
     assert_eq!(h.job(&id).await["status"], "cancelled");
 
+    let lanes = b.page("/lanes").await;
+    assert!(strip(&lanes).contains("Pause bulk"), "{}", strip(&lanes));
+    let p = b
+        .post(
+            "/lanes",
+            &[("csrf", &token), ("lane", "bulk"), ("action", "pause")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.html);
+    let paused: Option<String> = h
+        .redis
+        .clone()
+        .hget(h.names.paused_lanes_key(), "bulk")
+        .await
+        .unwrap();
+    assert!(paused.is_some(), "bulk paused in Redis");
+    let lanes = strip(&b.page("/lanes").await);
+    assert!(
+        lanes.contains("Resume bulk") && lanes.contains("paused since"),
+        "{lanes}"
+    );
+
+    let reader = Browser::logged_in(&s, READ).await;
+    let seen = reader.page("/lanes").await;
+    assert!(!seen.contains("Resume bulk") && seen.contains("paused"));
+    let p = reader
+        .post(
+            "/lanes",
+            &[
+                ("csrf", &csrf(&seen)),
+                ("lane", "bulk"),
+                ("action", "resume"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 403, "read scope");
+    let p = b
+        .post(
+            "/lanes",
+            &[("csrf", &token), ("lane", "bulk"), ("action", "resume")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert!(strip(&b.page("/lanes").await).contains("Pause bulk"));
     h.cleanup().await;
 }

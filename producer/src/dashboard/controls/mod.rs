@@ -6,7 +6,9 @@
 //!
 //! - [`replay`]: replay dead letters ([`crate::replay`]): of a batch, or selected ones.
 //! - [`spend`]: cancel a batch or a job, set a batch's budget ([`crate::spend`]).
+//! - [`lanes`]: pause and resume a lane ([`crate::lanes`]).
 
+pub mod lanes;
 pub mod replay;
 pub mod spend;
 
