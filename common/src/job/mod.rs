@@ -15,6 +15,7 @@
 
 mod kinds;
 mod message;
+mod params;
 mod provider;
 mod rules;
 mod strict;

@@ -39,6 +39,10 @@ pub async fn show(
     let uuid = parse(&id)?;
     let record = state.store.job(&uuid).await?;
     let fields: BTreeMap<String, String> = record.clone().into_iter().collect();
+    // What the job asked for (`params`, kept from its first message).
+    let params: Option<serde_json::Map<String, serde_json::Value>> = fields
+        .get("params")
+        .and_then(|p| serde_json::from_str(p).ok());
     let job = JobView::from_record(uuid, record)
         .ok_or_else(|| PageError::not_found(format!("no job {id}")))?;
     let images = if job.image_paths.is_empty() {
@@ -92,12 +96,21 @@ pub async fn show(
                     }
                 }
             }
+            @if let Some(p) = &params {
+                h2 { "Prompt and parameters" }
+                @if let Some(prompt) = p.get("prompt").and_then(|v| v.as_str()) { blockquote #prompt { (prompt) } }
+                dl.fields {
+                    @for (k, v) in p.iter().filter(|(k, _)| k.as_str() != "prompt") {
+                        dt { (k) } dd { (v.as_str().map_or_else(|| v.to_string(), str::to_owned)) }
+                    }
+                }
+            }
             @if let Some(m) = &job.metadata {
                 h2 { "Metadata" }
                 pre { (serde_json::to_string_pretty(m).unwrap_or_default()) }
             }
             h2 { "Record" }
-            p.muted { "Every field of " code { (state.names.job_key(&uuid)) } ". The prompt and parameters travel in the message, not the record; metadata is what the job carried." }
+            p.muted { "Every field of " code { (state.names.job_key(&uuid)) } ". Jobs recorded before records kept their parameters have no " code { "params" } "; metadata is what the job carried." }
             dl.fields {
                 @for (k, v) in &fields { dt { (k) } dd { (v) } }
             }

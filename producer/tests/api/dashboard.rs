@@ -98,6 +98,15 @@ async fn the_pages_show_a_finished_batch_as_redis_holds_it() {
         jp.contains(&record["provider_task_id"]),
         "the provider task id"
     );
+    assert!(
+        jp.contains(r#"id="prompt">a lighthouse at dusk</blockquote>"#),
+        "the prompt: {jp}"
+    );
+    let jp_text = strip(&jp);
+    assert!(
+        jp_text.contains("seed") && jp_text.contains("output_format"),
+        "the parameters: {jp_text}"
+    );
     let full = attrs(&jp, "img", "src");
     let (code, ct, _) = b.bytes(&full[0]).await;
     assert_eq!((code, ct.starts_with("image/")), (200, true), "{full:?}");

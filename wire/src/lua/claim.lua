@@ -1,5 +1,6 @@
 -- Claims a job for one execution. KEYS: job, batch, lease, batch jobs, batches.
--- ARGV: now, provider, model, batch name, metadata, owner, lease ms, fingerprint.
+-- ARGV: now, provider, model, batch name, metadata, owner, lease ms, fingerprint,
+-- params (the prompt and parameters, kept from the first valid message).
 -- Returns {'final', status} | {'busy'} | {'claimed', attempts, task id, polling url}
 -- | {'conflict', batch of the record}: a job's identity is its first valid message,
 -- so a message that reuses the id with other fields (another batch, prompt, size)
@@ -16,6 +17,7 @@ if ARGV[8] ~= '' then
     return {'conflict', rec[2] or ''}
   end
 end
+if ARGV[9] and ARGV[9] ~= '' then redis.call('HSETNX', KEYS[1], 'params', ARGV[9]) end
 local st = redis.call('HGET', KEYS[1], 'status')
 if is_final(st) then return {'final', st} end
 local holder = redis.call('GET', KEYS[3])

@@ -84,6 +84,10 @@ impl RedisStore {
                 .arg(metadata.unwrap_or_default())
                 .arg(&job.fingerprint);
             pipe.invoke_script(&inv);
+            // After the script: what the job asked for, for readers of the record; a
+            // record keeps the parameters of its first message, as it keeps its identity.
+            pipe.hset_nx(self.names.job_key(&job.id), "params", job.params_json())
+                .ignore();
             if let Some(url) = &job.callback_url {
                 // After the script: the record exists, and a job's callback is the
                 // one of its first message (the fingerprint holds the URL too).

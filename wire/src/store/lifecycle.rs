@@ -39,6 +39,7 @@ impl RedisStore {
             .arg(owner)
             .arg(lease.as_millis() as u64)
             .arg(&spec.fingerprint)
+            .arg(spec.params_json())
             .invoke_async(&mut self.conn.clone())
             .await?;
         if let Some(url) = spec
