@@ -13,7 +13,6 @@
 //! Nothing consumes the jobs; the namespace's queues and keys are removed at the end.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +20,6 @@ use fluxq_common::{DelayTiers, RetryPolicy};
 use fluxq_testkit::{namespace, services};
 use fluxq_wire::{amqp, redis as records};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
 
@@ -34,29 +32,6 @@ fn env_or(name: &str, default: u64) -> u64 {
 
 fn job(tag: &str, i: u64) -> serde_json::Value {
     json!({"model": "flux-2-pro", "prompt": format!("{tag} product {i}"), "width": 1024, "height": 1024, "seed": i})
-}
-
-async fn serve(svc: &services::Services, ns: &str) -> (tokio::process::Child, String) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_producer"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .env("FLUXQ_AMQP_URL", &svc.amqp_url)
-        .env("FLUXQ_REDIS_URL", &svc.redis_url)
-        .env("FLUXQ_NAMESPACE", ns)
-        .env("FLUXQ_API_TOKENS", format!("bench:{TOKEN}:write"))
-        .env("FLUXQ_API_RATE", "0")
-        .env("FLUXQ_OUTPUT_DIR", std::env::temp_dir())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start producer serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next_line().await.unwrap().unwrap();
-    let base = first
-        .strip_prefix("serving the HTTP API on ")
-        .unwrap()
-        .to_owned();
-    (child, base)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -73,7 +48,9 @@ async fn run(
     let tiers = DelayTiers::for_policy(&RetryPolicy::default());
     amqp::declare_topology(&conn, &names, &tiers).await.unwrap();
     let redis = records::connect(&svc.redis_url).await.unwrap();
-    let (child, base) = serve(svc, names.namespace()).await;
+    let (child, base) =
+        fluxq_testkit::process::serve_api(svc, names.namespace(), TOKEN, &std::env::temp_dir())
+            .await;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(512)
         .timeout(Duration::from_secs(120))

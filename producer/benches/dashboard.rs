@@ -13,14 +13,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Cursor;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use fluxq_common::{DelayTiers, RetryPolicy};
 use fluxq_testkit::{namespace, services};
 use fluxq_wire::{amqp, redis as records};
 use redis::AsyncCommands;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
 const BATCH: &str = "bench-dashboard";
@@ -138,33 +136,6 @@ async fn write_batch(
     ids
 }
 
-async fn serve(
-    svc: &services::Services,
-    ns: &str,
-    dir: &std::path::Path,
-) -> (tokio::process::Child, String) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_producer"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .env("FLUXQ_AMQP_URL", &svc.amqp_url)
-        .env("FLUXQ_REDIS_URL", &svc.redis_url)
-        .env("FLUXQ_NAMESPACE", ns)
-        .env("FLUXQ_API_TOKENS", format!("bench:{TOKEN}:write"))
-        .env("FLUXQ_API_RATE", "0")
-        .env("FLUXQ_OUTPUT_DIR", dir)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start producer serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next_line().await.unwrap().unwrap();
-    let base = first
-        .strip_prefix("serving the HTTP API on ")
-        .unwrap()
-        .to_owned();
-    (child, base)
-}
-
 /// Times `GET path` (the whole body read) with the session `cookie`.
 async fn time_get(client: &reqwest::Client, url: &str, cookie: &str) -> (Duration, usize) {
     let start = Instant::now();
@@ -189,7 +160,8 @@ async fn run(svc: &services::Services, jobs: u64, pages: u64, thumbs: u64) -> [f
     let dir = tempfile::tempdir().unwrap();
     let dir_path = std::fs::canonicalize(dir.path()).unwrap();
     let ids = write_batch(&mut redis, &names, jobs, thumbs, &dir_path).await;
-    let (child, base) = serve(svc, names.namespace(), &dir_path).await;
+    let (child, base) =
+        fluxq_testkit::process::serve_api(svc, names.namespace(), TOKEN, &dir_path).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

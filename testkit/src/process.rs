@@ -37,6 +37,42 @@ pub fn bin_path(name: &str) -> PathBuf {
     path
 }
 
+/// Starts `producer serve` on a free port against `svc` under `namespace`, with one
+/// write token, no rate limit and images read from `output_dir`; returns the process
+/// (killed when dropped) and the API's base URL, once it listens.
+pub async fn serve_api(
+    svc: &Services,
+    namespace: &str,
+    token: &str,
+    output_dir: &std::path::Path,
+) -> (Child, String) {
+    let mut child = Command::new(bin_path("producer"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .env("FLUXQ_AMQP_URL", &svc.amqp_url)
+        .env("FLUXQ_REDIS_URL", &svc.redis_url)
+        .env("FLUXQ_NAMESPACE", namespace)
+        .env("FLUXQ_API_TOKENS", format!("bench:{token}:write"))
+        .env("FLUXQ_API_RATE", "0")
+        .env("FLUXQ_OUTPUT_DIR", output_dir)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start producer serve");
+    let stdout = child.stdout.take().expect("serve's stdout");
+    let first = BufReader::new(stdout)
+        .lines()
+        .next_line()
+        .await
+        .expect("serve's first line")
+        .expect("serve printed its address");
+    let base = first
+        .strip_prefix("serving the HTTP API on ")
+        .expect("serve's first line names its address")
+        .to_owned();
+    (child, base)
+}
+
 /// Runs the `producer` binary with `args` against `svc` under `namespace`, writing
 /// `stdin` to it (or nothing), and waits for it to exit.
 pub fn run_producer(svc: &Services, namespace: &str, args: &[&str], stdin: Option<&str>) -> Output {

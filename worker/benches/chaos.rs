@@ -321,13 +321,7 @@ async fn main() -> ExitCode {
         batch.cost.0, batch.unconfirmed.0, ambiguous_total, batch.ambiguous_submits
     );
     if let Some(at) = cancelled_at_ms {
-        let last = stats
-            .submit_times_ms_by_prompt
-            .values()
-            .flatten()
-            .max()
-            .copied()
-            .unwrap_or(0);
+        let last = stats.last_submit_ms();
         println!(
             "  cancel: at {cancel_at}% returned; {} jobs cancelled; last submission {} ms after the cancel returned",
             batch.cancelled,

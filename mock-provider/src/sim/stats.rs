@@ -104,6 +104,16 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// When the last submit request (of any prompt) arrived, Unix ms; 0 if none did.
+    pub fn last_submit_ms(&self) -> u64 {
+        self.submit_times_ms_by_prompt
+            .values()
+            .flatten()
+            .max()
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Records a task reaching its final status.
     pub(crate) fn record_final(&mut self, outcome: Outcome) {
         match outcome {
