@@ -33,8 +33,7 @@ pub async fn form(
     Extension(viewer): Extension<Viewer>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let f = Fields::parse(&body);
-    viewer.check(f.get("csrf").unwrap_or_default())?;
+    let f = Fields::checked(&body, &viewer)?;
     let lane = f
         .get("lane")
         .and_then(Lane::parse)

@@ -29,6 +29,17 @@ impl Fields {
         Self(url::form_urlencoded::parse(body).into_owned().collect())
     }
 
+    /// The fields of a control's form, once its `csrf` field matches the session's
+    /// (every control's POST handler starts here).
+    pub fn checked(
+        body: &[u8],
+        viewer: &Viewer,
+    ) -> Result<Self, crate::dashboard::error::PageError> {
+        let f = Self::parse(body);
+        viewer.check(f.get("csrf").unwrap_or_default())?;
+        Ok(f)
+    }
+
     /// The first value of `name`, if not empty.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

@@ -44,8 +44,7 @@ pub async fn replay_batch(
     Path(batch): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let f = Fields::parse(&body);
-    viewer.check(f.get("csrf").unwrap_or_default())?;
+    Fields::checked(&body, &viewer)?;
     let filter = ReplayFilter {
         batch: Some(batch.clone()),
         ..Default::default()
@@ -61,8 +60,7 @@ pub async fn replay_selected(
     Extension(viewer): Extension<Viewer>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let f = Fields::parse(&body);
-    viewer.check(f.get("csrf").unwrap_or_default())?;
+    let f = Fields::checked(&body, &viewer)?;
     let ids = f.all("ids");
     let all = f.get("all").is_some();
     if ids.is_empty() && !all {

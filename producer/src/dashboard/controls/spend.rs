@@ -67,8 +67,7 @@ pub async fn cancel_batch_form(
     Path(batch): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let f = Fields::parse(&body);
-    viewer.check(f.get("csrf").unwrap_or_default())?;
+    let f = Fields::checked(&body, &viewer)?;
     let said = cancel_batch(&state, &batch, f.get("reason")).await?;
     Ok(back(&format!("/batches/{}", urlencode(&batch)), &said))
 }
@@ -80,8 +79,7 @@ pub async fn budget_form(
     Path(batch): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let f = Fields::parse(&body);
-    viewer.check(f.get("csrf").unwrap_or_default())?;
+    let f = Fields::checked(&body, &viewer)?;
     let said = set_budget(&state, &batch, f.get("usd").unwrap_or_default()).await?;
     Ok(back(&format!("/batches/{}", urlencode(&batch)), &said))
 }
@@ -93,8 +91,7 @@ pub async fn cancel_job_form(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let f = Fields::parse(&body);
-    viewer.check(f.get("csrf").unwrap_or_default())?;
+    let f = Fields::checked(&body, &viewer)?;
     let uuid: Uuid = id
         .parse()
         .map_err(|_| PageError::not_found(format!("no job {id:?}")))?;
